@@ -1,0 +1,784 @@
+// Package raftlog runs a member's raft node (go.etcd.io/raft/v3) over the
+// member's pebble database: it orders proposals into a durable log, applies
+// committed entries in log order, and answers linearizable reads.
+//
+// One goroutine, the raft loop, owns the RawNode. It drains proposals in bulk
+// (every proposal waiting in the channel joins the same Ready), writes each
+// Ready's entries and HardState in one synced pebble batch (group commit: one
+// fdatasync for all concurrent writers), and hands committed entries to the
+// apply loop. The apply loop applies the committed entries of one or more
+// Readys in one unsynced, indexed pebble batch that also records the applied
+// index, then wakes the proposers. Applying entries N overlaps with the sync of
+// entries N+1. The unsynced apply batch needs no fsync of its own: pebble has
+// one WAL, so the next synced log append makes it durable, and if a crash loses
+// it the entries are still in the log and are applied again on restart.
+//
+// Linearizable reads use raft's ReadIndex. Reads that arrive while a round is
+// in flight share the next round (raft itself sends one heartbeat per
+// ReadIndex call), then wait until the applied index reaches the read index.
+//
+// The log is truncated behind the applied index: every SnapshotCount applied
+// entries, entries older than applied-CatchUpEntries are deleted with one
+// pebble range deletion, so start time does not grow with history.
+//
+// Membership is shaped for more than one member (IDs, ConfState, a Transport
+// seam for messages) but only single-member clusters run today: with one
+// voter, no message ever leaves the member.
+package raftlog
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+	"go.uber.org/zap"
+)
+
+// Sentinel errors of Propose and ReadIndex.
+var (
+	// ErrStopped is returned once the node is stopping.
+	ErrStopped = errors.New("raftlog: node stopped")
+	// ErrNoLeader is returned when the cluster has no leader to order a request.
+	ErrNoLeader = errors.New("raftlog: no leader")
+	// ErrLeaderChanged is returned when a read's ReadIndex round was cut short by a leader change.
+	ErrLeaderChanged = errors.New("raftlog: leader changed")
+)
+
+// Applier is the state machine that committed entries are applied to. The
+// apply loop calls it from one goroutine, in log order.
+type Applier interface {
+	// ApplyEntry applies the data of one committed normal entry into b, an
+	// indexed batch shared by every entry of the round (so an entry reads the
+	// writes of the entries before it). It returns the proposal ID found in
+	// data and the result for the proposer waiting on that ID. It must be
+	// deterministic: every member applies the same entries to the same state.
+	ApplyEntry(b *pebble.Batch, index uint64, data []byte) (id uint64, result any)
+	// Committed is called once b was committed.
+	Committed(b *pebble.Batch)
+	// Aborted is called instead of Committed when committing b failed.
+	Aborted(b *pebble.Batch)
+}
+
+// Transport carries raft messages to the other members. The single-member
+// cluster needs none (nil).
+type Transport interface {
+	Send(msgs []raftpb.Message)
+}
+
+// Config configures a Node. Zero values take etcd's defaults.
+type Config struct {
+	// ClusterID and MemberID identify a new member; a restarted member uses the
+	// IDs stored in its database instead (as etcd does).
+	ClusterID, MemberID uint64
+	// Peers are the voters of a new cluster, MemberID among them. Default: MemberID alone.
+	Peers []uint64
+	// TickInterval is etcd's --heartbeat-interval (default 100ms); ElectionTicks
+	// is --election-timeout divided by it (default 10).
+	TickInterval  time.Duration
+	ElectionTicks int
+	// SnapshotCount is etcd's --snapshot-count (default 10000): the log is
+	// truncated each time this many entries were applied since the last time.
+	SnapshotCount uint64
+	// CatchUpEntries is how many applied entries stay in the log for slow
+	// followers (etcd's default 5000).
+	CatchUpEntries uint64
+	// MaxProposalBatch caps the proposals drained into one Ready (default 4096).
+	MaxProposalBatch int
+	Transport        Transport
+	Logger           *zap.Logger
+}
+
+func (c *Config) ensureDefaults() error {
+	if c.MemberID == 0 {
+		return errors.New("raftlog: member ID must not be 0")
+	}
+	if len(c.Peers) == 0 {
+		c.Peers = []uint64{c.MemberID}
+	}
+	if c.TickInterval == 0 {
+		c.TickInterval = 100 * time.Millisecond
+	}
+	if c.ElectionTicks == 0 {
+		c.ElectionTicks = 10
+	}
+	if c.SnapshotCount == 0 {
+		c.SnapshotCount = 10000
+	}
+	if c.CatchUpEntries == 0 {
+		c.CatchUpEntries = 5000
+	}
+	if c.MaxProposalBatch == 0 {
+		c.MaxProposalBatch = 4096
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return nil
+}
+
+type proposal struct {
+	id   uint64
+	data []byte
+}
+
+type applyJob struct {
+	ents      []raftpb.Entry
+	confState *raftpb.ConfState
+}
+
+// Status is a snapshot of the node's raft state.
+type Status struct {
+	ClusterID, MemberID uint64
+	Leader              uint64
+	Term                uint64
+	CommitIndex         uint64
+	AppliedIndex        uint64
+	LastIndex           uint64
+	Voters              []uint64
+}
+
+// Node is a running raft member.
+type Node struct {
+	cfg     Config
+	db      *pebble.DB
+	app     Applier
+	log     *zap.Logger
+	storage *raft.MemoryStorage
+	rn      *raft.RawNode // owned by the raft loop
+
+	clusterID, memberID uint64
+	idGen               atomic.Uint64
+
+	propc    chan proposal
+	readc    chan struct{}
+	applyc   chan applyJob
+	appliedc chan struct{}
+	stopc    chan struct{}
+	done     sync.WaitGroup
+	stopOnce sync.Once
+
+	// Read by any goroutine; written by the raft loop.
+	leader, term, commit, lastIndex atomic.Uint64
+	applied                         atomic.Uint64 // written by the apply loop
+	voters                          atomic.Pointer[[]uint64]
+
+	// Raft loop state.
+	keyBuf      []byte
+	truncIndex  uint64
+	lastTrunc   uint64 // applied index at the last truncation check
+	readSeq     uint64
+	inflight    *readBatch
+	inflightCtx uint64
+
+	readMu      sync.Mutex
+	pendingRead *readBatch
+
+	waitMu  sync.Mutex
+	waiters map[uint64]chan any
+
+	appliedMu      sync.Mutex
+	appliedWaiters []appliedWaiter
+}
+
+type readBatch struct {
+	done  chan struct{}
+	index uint64
+	err   error
+}
+
+type appliedWaiter struct {
+	index uint64
+	ch    chan struct{}
+}
+
+// New opens the raft state in db: a new member bootstraps its cluster; a
+// restarted one reloads its HardState and log, and the entries committed but
+// not applied before the stop are applied again when Start runs.
+func New(db *pebble.DB, cfg Config, app Applier) (*Node, error) {
+	if err := cfg.ensureDefaults(); err != nil {
+		return nil, err
+	}
+	p, err := load(db)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		cfg:      cfg,
+		db:       db,
+		app:      app,
+		log:      cfg.Logger,
+		storage:  raft.NewMemoryStorage(),
+		propc:    make(chan proposal, cfg.MaxProposalBatch),
+		readc:    make(chan struct{}, 1),
+		applyc:   make(chan applyJob, 64),
+		appliedc: make(chan struct{}, 1),
+		stopc:    make(chan struct{}),
+		waiters:  make(map[uint64]chan any),
+	}
+	fresh := p.empty()
+	if fresh {
+		n.clusterID, n.memberID = cfg.ClusterID, cfg.MemberID
+		b := db.NewBatch()
+		if err := putUint64s(b, keyIdentity, n.clusterID, n.memberID); err != nil {
+			return nil, err
+		}
+		if err := b.Commit(pebble.Sync); err != nil {
+			return nil, err
+		}
+		b.Close()
+	} else {
+		n.clusterID, n.memberID = p.clusterID, p.memberID
+		if n.memberID == 0 {
+			return nil, errors.New("raftlog: database has a raft log but no member identity")
+		}
+		if p.truncIndex > 0 {
+			err := n.storage.ApplySnapshot(raftpb.Snapshot{Metadata: raftpb.SnapshotMetadata{
+				Index: p.truncIndex, Term: p.truncTerm, ConfState: p.confState,
+			}})
+			if err != nil {
+				return nil, fmt.Errorf("raftlog: restore truncated log: %w", err)
+			}
+		}
+		if err := n.storage.Append(p.entries); err != nil {
+			return nil, err
+		}
+		if err := n.storage.SetHardState(p.hardState); err != nil {
+			return nil, err
+		}
+		n.truncIndex = p.truncIndex
+	}
+	// Proposal IDs: the member's low 16 bits on top, then a counter seeded
+	// from the clock, so IDs do not repeat across restarts.
+	n.idGen.Store(n.memberID<<48 | uint64(time.Now().UnixMilli())<<8&(1<<48-1))
+	applied := p.applied
+	if applied < p.truncIndex {
+		applied = p.truncIndex
+	}
+	n.applied.Store(applied)
+	n.lastTrunc = applied
+	// MemoryStorage only knows the ConfState of a snapshot it was given; an
+	// untruncated log has none, so hand raft the persisted one directly.
+	var st raft.Storage = n.storage
+	if !fresh {
+		st = confStateStorage{n.storage, p.confState}
+	}
+	rcfg := &raft.Config{
+		ID:                        n.memberID,
+		ElectionTick:              cfg.ElectionTicks,
+		HeartbeatTick:             1,
+		Storage:                   st,
+		Applied:                   applied,
+		MaxSizePerMsg:             1 << 20,
+		MaxCommittedSizePerReady:  64 << 20,
+		MaxInflightMsgs:           512,
+		MaxUncommittedEntriesSize: 1 << 30,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		Logger:                    &zapRaftLogger{n.log.Sugar()},
+	}
+	rn, err := raft.NewRawNode(rcfg)
+	if err != nil {
+		return nil, fmt.Errorf("raftlog: %w", err)
+	}
+	n.rn = rn
+	if fresh {
+		peers := make([]raft.Peer, len(cfg.Peers))
+		for i, id := range cfg.Peers {
+			peers[i] = raft.Peer{ID: id}
+		}
+		if err := rn.Bootstrap(peers); err != nil {
+			return nil, fmt.Errorf("raftlog: bootstrap: %w", err)
+		}
+	}
+	vs := append([]uint64(nil), p.confState.Voters...)
+	if fresh {
+		vs = append([]uint64(nil), cfg.Peers...)
+	}
+	n.voters.Store(&vs)
+	n.lastIndex.Store(p.hardState.Commit)
+	return n, nil
+}
+
+// ClusterID returns the cluster's ID.
+func (n *Node) ClusterID() uint64 { return n.clusterID }
+
+// MemberID returns this member's ID.
+func (n *Node) MemberID() uint64 { return n.memberID }
+
+// Start runs the raft and apply loops. A single voter campaigns at once.
+func (n *Node) Start() {
+	vs := *n.voters.Load()
+	if len(vs) == 1 && vs[0] == n.memberID {
+		// Handle the bootstrap Ready first so the campaign sees a persisted log.
+		for n.rn.HasReady() {
+			n.handleReady()
+		}
+		if err := n.rn.Campaign(); err != nil {
+			n.log.Warn("raft campaign failed", zap.Error(err))
+		}
+		// A lone voter wins at once; settle it before serving, so the first
+		// requests find a leader.
+		for n.rn.HasReady() {
+			n.handleReady()
+		}
+	}
+	n.done.Add(2)
+	go n.runRaft()
+	go n.runApply()
+}
+
+// Stop stops both loops once the entries handed to apply are applied.
+// Waiting proposals and reads fail with ErrStopped.
+func (n *Node) Stop() {
+	n.stopOnce.Do(func() { close(n.stopc) })
+	n.done.Wait()
+}
+
+// NextID returns a new proposal ID.
+func (n *Node) NextID() uint64 { return n.idGen.Add(1) }
+
+// Propose appends data, which carries proposal ID id, to the log and waits
+// until it is applied; it returns what the Applier returned for id.
+func (n *Node) Propose(ctx context.Context, id uint64, data []byte) (any, error) {
+	ch := make(chan any, 1)
+	n.waitMu.Lock()
+	n.waiters[id] = ch
+	n.waitMu.Unlock()
+	select {
+	case n.propc <- proposal{id: id, data: data}:
+	case <-ctx.Done():
+		n.forget(id)
+		return nil, ctx.Err()
+	case <-n.stopc:
+		n.forget(id)
+		return nil, ErrStopped
+	}
+	select {
+	case r := <-ch:
+		if err, ok := r.(error); ok {
+			return nil, err
+		}
+		return r, nil
+	case <-ctx.Done():
+		n.forget(id)
+		return nil, ctx.Err()
+	case <-n.stopc:
+		n.forget(id)
+		return nil, ErrStopped
+	}
+}
+
+func (n *Node) forget(id uint64) {
+	n.waitMu.Lock()
+	delete(n.waiters, id)
+	n.waitMu.Unlock()
+}
+
+func (n *Node) trigger(id uint64, r any) {
+	n.waitMu.Lock()
+	ch, ok := n.waiters[id]
+	if ok {
+		delete(n.waiters, id)
+	}
+	n.waitMu.Unlock()
+	if ok {
+		ch <- r
+	}
+}
+
+// ReadIndex returns once this member has applied every entry committed
+// before the call: a read of local state after it is linearizable.
+func (n *Node) ReadIndex(ctx context.Context) error {
+	n.readMu.Lock()
+	rb := n.pendingRead
+	if rb == nil {
+		rb = &readBatch{done: make(chan struct{})}
+		n.pendingRead = rb
+	}
+	n.readMu.Unlock()
+	select {
+	case n.readc <- struct{}{}:
+	default:
+	}
+	select {
+	case <-rb.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.stopc:
+		return ErrStopped
+	}
+	if rb.err != nil {
+		return rb.err
+	}
+	return n.WaitApplied(ctx, rb.index)
+}
+
+// WaitApplied returns once the applied index is at least index.
+func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
+	if n.applied.Load() >= index {
+		return nil
+	}
+	n.appliedMu.Lock()
+	if n.applied.Load() >= index {
+		n.appliedMu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{})
+	n.appliedWaiters = append(n.appliedWaiters, appliedWaiter{index: index, ch: ch})
+	n.appliedMu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.stopc:
+		return ErrStopped
+	}
+}
+
+// Status returns the node's current raft state.
+func (n *Node) Status() Status {
+	return Status{
+		ClusterID:    n.clusterID,
+		MemberID:     n.memberID,
+		Leader:       n.leader.Load(),
+		Term:         n.term.Load(),
+		CommitIndex:  n.commit.Load(),
+		AppliedIndex: n.applied.Load(),
+		LastIndex:    n.lastIndex.Load(),
+		Voters:       append([]uint64(nil), *n.voters.Load()...),
+	}
+}
+
+func (n *Node) runRaft() {
+	defer n.done.Done()
+	defer close(n.applyc)
+	ticker := time.NewTicker(n.cfg.TickInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case p := <-n.propc:
+			n.propose(p)
+			for i := 1; i < n.cfg.MaxProposalBatch; i++ {
+				select {
+				case p = <-n.propc:
+					n.propose(p)
+					continue
+				default:
+				}
+				break
+			}
+		case <-n.readc:
+			n.startRead()
+		case <-ticker.C:
+			n.rn.Tick()
+		case <-n.appliedc:
+			n.maybeTruncate()
+		case <-n.stopc:
+			n.failRead(ErrStopped)
+			return
+		}
+		for n.rn.HasReady() {
+			n.handleReady()
+		}
+	}
+}
+
+func (n *Node) propose(p proposal) {
+	if n.leader.Load() == raft.None {
+		n.trigger(p.id, ErrNoLeader)
+		return
+	}
+	if err := n.rn.Propose(p.data); err != nil {
+		if errors.Is(err, raft.ErrProposalDropped) {
+			err = ErrNoLeader
+		}
+		n.trigger(p.id, err)
+	}
+}
+
+func (n *Node) startRead() {
+	if n.inflight != nil {
+		return
+	}
+	n.readMu.Lock()
+	rb := n.pendingRead
+	n.pendingRead = nil
+	n.readMu.Unlock()
+	if rb == nil {
+		return
+	}
+	if n.leader.Load() == raft.None {
+		rb.err = ErrNoLeader
+		close(rb.done)
+		return
+	}
+	n.readSeq++
+	n.inflight, n.inflightCtx = rb, n.readSeq
+	var rctx [8]byte
+	binary.BigEndian.PutUint64(rctx[:], n.readSeq)
+	n.rn.ReadIndex(rctx[:])
+}
+
+func (n *Node) failRead(err error) {
+	if n.inflight != nil {
+		n.inflight.err = err
+		close(n.inflight.done)
+		n.inflight = nil
+	}
+}
+
+func (n *Node) handleReady() {
+	rd := n.rn.Ready()
+	if rd.SoftState != nil {
+		old := n.leader.Swap(rd.SoftState.Lead)
+		if old != rd.SoftState.Lead {
+			n.log.Info("raft leader changed", zap.String("leader", fmt.Sprintf("%x", rd.SoftState.Lead)), zap.Uint64("term", rd.Term))
+			n.failRead(ErrLeaderChanged)
+		}
+	}
+	// The leader may send before its own write (raft's doc.go); followers'
+	// responses must wait for it, which is all Transport's business later.
+	if n.cfg.Transport != nil && len(rd.Messages) > 0 {
+		n.cfg.Transport.Send(rd.Messages)
+	}
+	if len(rd.Entries) > 0 || !raft.IsEmptyHardState(rd.HardState) {
+		last, _ := n.storage.LastIndex()
+		b := n.db.NewBatch()
+		var err error
+		n.keyBuf, err = appendBatch(b, n.keyBuf, rd.Entries, rd.HardState, last)
+		if err == nil {
+			opt := pebble.NoSync
+			if rd.MustSync {
+				opt = pebble.Sync
+			}
+			err = b.Commit(opt)
+		}
+		b.Close()
+		if err != nil {
+			// A member that cannot persist its log must not go on.
+			n.log.Fatal("raft log write failed", zap.Error(err))
+		}
+		if !raft.IsEmptyHardState(rd.HardState) {
+			_ = n.storage.SetHardState(rd.HardState)
+			n.term.Store(rd.HardState.Term)
+			n.commit.Store(rd.HardState.Commit)
+		}
+		if len(rd.Entries) > 0 {
+			if err := n.storage.Append(rd.Entries); err != nil {
+				n.log.Fatal("raft memory storage append failed", zap.Error(err))
+			}
+			n.lastIndex.Store(rd.Entries[len(rd.Entries)-1].Index)
+		}
+	}
+	for _, rs := range rd.ReadStates {
+		if n.inflight != nil && len(rs.RequestCtx) == 8 && binary.BigEndian.Uint64(rs.RequestCtx) == n.inflightCtx {
+			n.inflight.index = rs.Index
+			close(n.inflight.done)
+			n.inflight = nil
+		}
+	}
+	if len(rd.CommittedEntries) > 0 {
+		job := applyJob{ents: rd.CommittedEntries}
+		for i := range rd.CommittedEntries {
+			e := &rd.CommittedEntries[i]
+			if e.Type == raftpb.EntryConfChange || e.Type == raftpb.EntryConfChangeV2 {
+				job.confState = n.applyConfChange(e)
+			}
+		}
+		select {
+		case n.applyc <- job:
+		case <-n.stopc:
+		}
+	}
+	n.rn.Advance(rd)
+	if n.inflight == nil {
+		n.startRead()
+	}
+}
+
+func (n *Node) applyConfChange(e *raftpb.Entry) *raftpb.ConfState {
+	var cc raftpb.ConfChangeI
+	if e.Type == raftpb.EntryConfChange {
+		var c raftpb.ConfChange
+		if err := c.Unmarshal(e.Data); err != nil {
+			n.log.Fatal("corrupt conf change entry", zap.Uint64("index", e.Index), zap.Error(err))
+		}
+		cc = c
+	} else {
+		var c raftpb.ConfChangeV2
+		if err := c.Unmarshal(e.Data); err != nil {
+			n.log.Fatal("corrupt conf change entry", zap.Uint64("index", e.Index), zap.Error(err))
+		}
+		cc = c
+	}
+	cs := n.rn.ApplyConfChange(cc)
+	vs := append([]uint64(nil), cs.Voters...)
+	n.voters.Store(&vs)
+	return cs
+}
+
+func (n *Node) runApply() {
+	defer n.done.Done()
+	for job := range n.applyc {
+		jobs := []applyJob{job}
+	drain:
+		for len(jobs) < 64 {
+			select {
+			case j, ok := <-n.applyc:
+				if !ok {
+					break drain
+				}
+				jobs = append(jobs, j)
+			default:
+				break drain
+			}
+		}
+		n.apply(jobs)
+	}
+}
+
+type result struct {
+	id uint64
+	r  any
+}
+
+func (n *Node) apply(jobs []applyJob) {
+	applied := n.applied.Load()
+	b := n.db.NewIndexedBatch()
+	defer b.Close()
+	var results []result
+	var confState *raftpb.ConfState
+	last := applied
+	for _, job := range jobs {
+		if job.confState != nil {
+			confState = job.confState
+		}
+		for i := range job.ents {
+			e := &job.ents[i]
+			if e.Index <= applied {
+				continue
+			}
+			last = e.Index
+			if e.Type == raftpb.EntryNormal && len(e.Data) > 0 {
+				id, r := n.app.ApplyEntry(b, e.Index, e.Data)
+				results = append(results, result{id, r})
+			}
+		}
+	}
+	if last == applied {
+		return
+	}
+	err := putUint64s(b, keyApplied, last)
+	if err == nil && confState != nil {
+		var data []byte
+		data, err = confState.Marshal()
+		if err == nil {
+			err = b.Set(keyConfState, data, nil)
+		}
+	}
+	if err == nil {
+		err = b.Commit(pebble.NoSync)
+	}
+	if err != nil {
+		n.app.Aborted(b)
+		n.log.Fatal("apply batch commit failed", zap.Error(err))
+	}
+	n.app.Committed(b)
+	n.applied.Store(last)
+	for _, r := range results {
+		n.trigger(r.id, r.r)
+	}
+	n.appliedMu.Lock()
+	keep := n.appliedWaiters[:0]
+	for _, w := range n.appliedWaiters {
+		if w.index <= last {
+			close(w.ch)
+		} else {
+			keep = append(keep, w)
+		}
+	}
+	for i := len(keep); i < len(n.appliedWaiters); i++ {
+		n.appliedWaiters[i] = appliedWaiter{}
+	}
+	n.appliedWaiters = keep
+	n.appliedMu.Unlock()
+	select {
+	case n.appliedc <- struct{}{}:
+	default:
+	}
+}
+
+// maybeTruncate deletes log entries far enough behind the applied index.
+func (n *Node) maybeTruncate() {
+	applied := n.applied.Load()
+	if applied < n.lastTrunc+n.cfg.SnapshotCount {
+		return
+	}
+	n.lastTrunc = applied
+	if applied <= n.cfg.CatchUpEntries {
+		return
+	}
+	to := applied - n.cfg.CatchUpEntries
+	if to <= n.truncIndex {
+		return
+	}
+	term, err := n.storage.Term(to)
+	if err != nil {
+		n.log.Warn("raft log truncation skipped", zap.Uint64("index", to), zap.Error(err))
+		return
+	}
+	b := n.db.NewBatch()
+	defer b.Close()
+	err = b.DeleteRange(logKey(nil, 0), logKey(nil, to+1), nil)
+	if err == nil {
+		err = putUint64s(b, keyTruncated, to, term)
+	}
+	if err == nil {
+		// Unsynced: the apply batch that covers index to is ahead of this one
+		// in pebble's WAL, so this can never be durable without it.
+		err = b.Commit(pebble.NoSync)
+	}
+	if err != nil {
+		n.log.Warn("raft log truncation failed", zap.Error(err))
+		return
+	}
+	if err := n.storage.Compact(to); err != nil && !errors.Is(err, raft.ErrCompacted) {
+		n.log.Warn("raft memory log compaction failed", zap.Error(err))
+	}
+	n.truncIndex = to
+}
+
+// confStateStorage is a MemoryStorage whose initial ConfState is cs.
+type confStateStorage struct {
+	*raft.MemoryStorage
+	cs raftpb.ConfState
+}
+
+func (s confStateStorage) InitialState() (raftpb.HardState, raftpb.ConfState, error) {
+	hs, _, err := s.MemoryStorage.InitialState()
+	return hs, s.cs, err
+}
+
+// zapRaftLogger adapts zap to raft.Logger.
+type zapRaftLogger struct{ s *zap.SugaredLogger }
+
+func (l *zapRaftLogger) Debug(v ...any)              { l.s.Debug(v...) }
+func (l *zapRaftLogger) Debugf(f string, v ...any)   { l.s.Debugf(f, v...) }
+func (l *zapRaftLogger) Error(v ...any)              { l.s.Error(v...) }
+func (l *zapRaftLogger) Errorf(f string, v ...any)   { l.s.Errorf(f, v...) }
+func (l *zapRaftLogger) Info(v ...any)               { l.s.Debug(v...) }
+func (l *zapRaftLogger) Infof(f string, v ...any)    { l.s.Debugf(f, v...) }
+func (l *zapRaftLogger) Warning(v ...any)            { l.s.Warn(v...) }
+func (l *zapRaftLogger) Warningf(f string, v ...any) { l.s.Warnf(f, v...) }
+func (l *zapRaftLogger) Fatal(v ...any)              { l.s.Fatal(v...) }
+func (l *zapRaftLogger) Fatalf(f string, v ...any)   { l.s.Fatalf(f, v...) }
+func (l *zapRaftLogger) Panic(v ...any)              { l.s.Panic(v...) }
+func (l *zapRaftLogger) Panicf(f string, v ...any)   { l.s.Panicf(f, v...) }
