@@ -540,7 +540,7 @@ func (n *Node) handleReady() {
 	if rd.SoftState != nil {
 		old := n.leader.Swap(rd.SoftState.Lead)
 		if old != rd.SoftState.Lead {
-			n.log.Info("raft leader changed", zap.String("leader", fmt.Sprintf("%x", rd.SoftState.Lead)), zap.Uint64("term", rd.Term))
+			n.log.Info("raft leader changed", zap.String("leader", fmt.Sprintf("%x", rd.SoftState.Lead)), zap.Uint64("term", n.rn.BasicStatus().Term))
 			n.failRead(ErrLeaderChanged)
 		}
 	}

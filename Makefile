@@ -1,0 +1,55 @@
+# Cairn's build. Every tool comes from a go.mod: the protoc plugins from the
+# main one, buf and staticcheck from tools/devtools/go.mod. Nothing is
+# installed by hand.
+SHELL := /bin/bash
+GO ?= go
+DEVTOOL := $(GO) tool -modfile=tools/devtools/go.mod
+BIN := bin/cairn
+# The e2e and unit suites get generous but bounded time on a 2-core machine.
+TEST_TIMEOUT ?= 12m
+
+
+.PHONY: all build run etcdctl test test-unit test-e2e generate check-generated lint bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./app/cairn
+
+# Starts one member with etcd's defaults (client http://localhost:2379,
+# data in ./default.etcd).
+run: build
+	./$(BIN) $(ARGS)
+
+# etcd's own etcdctl, pinned in tests/e2e/go.mod, built into bin/.
+etcdctl:
+	cd tests/e2e && $(GO) build -o ../../bin/etcdctl go.etcd.io/etcd/etcdctl/v3
+
+generate:
+	$(DEVTOOL) buf generate
+
+# Fails when gen/ differs from what `make generate` produces.
+check-generated:
+	@tmp=$$(mktemp -d); trap 'rm -rf $$tmp' EXIT; \
+	cp -r gen $$tmp/gen.before; \
+	$(DEVTOOL) buf generate; \
+	if ! diff -r $$tmp/gen.before gen >/dev/null; then \
+		echo "gen/ is out of date with proto/: run 'make generate' and commit the result"; \
+		diff -r $$tmp/gen.before gen | head -20; exit 1; \
+	fi
+
+lint:
+	$(DEVTOOL) buf lint
+	$(GO) vet ./...
+	$(DEVTOOL) staticcheck ./...
+
+test: check-generated test-unit test-e2e
+
+test-unit:
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+test-e2e:
+	cd tests/e2e && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+clean:
+	rm -rf bin

@@ -1,0 +1,229 @@
+// Package app is Cairn's composition root: it turns etcd's flags into each
+// module's configuration and wires the modules with fx. Nothing else in the
+// tree calls fx.New.
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/cairnkv/cairn/app/config"
+	"github.com/cairnkv/cairn/internal/version"
+	"github.com/cairnkv/cairn/modules/cluster"
+	"github.com/cairnkv/cairn/modules/kv"
+	"github.com/cairnkv/cairn/modules/maintenance"
+	"github.com/cairnkv/cairn/modules/mvcc"
+	"github.com/cairnkv/cairn/modules/raftlog"
+	"github.com/cairnkv/cairn/modules/server"
+	"github.com/cairnkv/cairn/modules/storage"
+)
+
+// Main runs the cairn binary: args without the program name, env as
+// os.Environ. It returns the exit code.
+func Main(args, env []string, stdout, stderr io.Writer) int {
+	cfg, err := config.Parse(args, env)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, config.Usage())
+		return 0
+	case errors.Is(err, config.ErrPrintVersion):
+		fmt.Fprintf(stdout, "cairn Version: %s\netcd Version: %s\nGo Version: %s\n", version.Cairn, version.Etcd, runtime.Version())
+		return 0
+	case err != nil:
+		fmt.Fprintf(stderr, "cairn: %v\n", err)
+		return 2
+	}
+	log, err := newLogger(cfg.LogLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "cairn: %v\n", err)
+		return 2
+	}
+	defer func() { _ = log.Sync() }()
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
+	app := fx.New(Options(cfg, log))
+	if err := app.Err(); err != nil {
+		log.Error("cairn failed to start", zap.Error(err))
+		return 1
+	}
+	startCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := app.Start(startCtx); err != nil {
+		log.Error("cairn failed to start", zap.Error(err))
+		return 1
+	}
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, syscall.SIGINT, syscall.SIGTERM)
+	sig := <-sigc
+	log.Info("received signal; shutting down", zap.String("signal", sig.String()))
+	signal.Stop(sigc)
+	stopCtx, cancel2 := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel2()
+	if err := app.Stop(stopCtx); err != nil {
+		log.Error("cairn did not stop cleanly", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+// Options returns the fx options of a member configured by cfg.
+func Options(cfg *config.Config, log *zap.Logger) fx.Option {
+	return fx.Options(
+		fx.WithLogger(func() fxevent.Logger {
+			l := &fxevent.ZapLogger{Logger: log.Named("fx")}
+			l.UseLogLevel(zapcore.DebugLevel)
+			return l
+		}),
+		fx.Supply(cfg, log),
+		fx.Provide(
+			storageConfig,
+			raftConfig,
+			kvConfig,
+			serverConfig,
+			clusterMember,
+			func(c *config.Config) maintenance.QuotaBytes { return maintenance.QuotaBytes(c.QuotaBackendBytes) },
+			newMVCC,
+			services,
+			health,
+		),
+		storage.Module,
+		raftlog.Module,
+		kv.Module,
+		maintenance.Module,
+		cluster.Module,
+		server.Module,
+	)
+}
+
+func newLogger(level string) (*zap.Logger, error) {
+	var lvl zapcore.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("invalid --log-level %q", level)
+	}
+	zc := zap.NewProductionConfig()
+	zc.Level = zap.NewAtomicLevelAt(lvl)
+	zc.Sampling = nil
+	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+	return zc.Build()
+}
+
+func storageConfig(c *config.Config, log *zap.Logger) storage.Config {
+	return storage.Config{Dir: filepath.Join(c.DataDir, "member", "pebble")}
+}
+
+func urlStrings(us []url.URL) []string {
+	out := make([]string, len(us))
+	for i := range us {
+		out[i] = us[i].String()
+	}
+	return out
+}
+
+// initialMembers parses --initial-cluster into name -> peer URLs.
+func initialMembers(s string) (map[string][]string, error) {
+	m := map[string][]string{}
+	for _, part := range strings.Split(s, ",") {
+		name, u, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			return nil, fmt.Errorf("invalid --initial-cluster entry %q", part)
+		}
+		m[name] = append(m[name], u)
+	}
+	return m, nil
+}
+
+func raftConfig(c *config.Config, log *zap.Logger) (raftlog.Config, error) {
+	members, err := initialMembers(c.InitialCluster)
+	if err != nil {
+		return raftlog.Config{}, err
+	}
+	if len(members) > 1 {
+		return raftlog.Config{}, fmt.Errorf("--initial-cluster names %d members: Cairn runs single-member clusters only for now", len(members))
+	}
+	urls, ok := members[c.Name]
+	if !ok {
+		return raftlog.Config{}, fmt.Errorf("couldn't find local name %q in the initial cluster configuration", c.Name)
+	}
+	id := memberID(urls, c.InitialClusterToken)
+	ticks := 10
+	if c.HeartbeatInterval > 0 && c.ElectionTimeout > 0 {
+		ticks = int(c.ElectionTimeout / c.HeartbeatInterval)
+	}
+	return raftlog.Config{
+		ClusterID:      clusterID([]uint64{id}),
+		MemberID:       id,
+		TickInterval:   c.HeartbeatInterval,
+		ElectionTicks:  ticks,
+		SnapshotCount:  c.SnapshotCount,
+		CatchUpEntries: c.SnapshotCatchUpEntries,
+		Logger:         log.Named("raft"),
+	}, nil
+}
+
+func kvConfig(c *config.Config) kv.Config {
+	return kv.Config{MaxRequestBytes: c.MaxRequestBytes, MaxTxnOps: c.MaxTxnOps}
+}
+
+func serverConfig(c *config.Config) server.Config {
+	return server.Config{
+		ListenClientURLs:     c.ListenClientURLs,
+		MaxRequestBytes:      c.MaxRequestBytes,
+		MaxConcurrentStreams: c.MaxConcurrentStreams,
+		Version:              version.Cairn,
+		EtcdVersion:          version.Etcd,
+	}
+}
+
+func clusterMember(c *config.Config) cluster.Member {
+	return cluster.Member{
+		Name:       c.Name,
+		PeerURLs:   urlStrings(c.InitialAdvertisePeerURLs),
+		ClientURLs: urlStrings(c.AdvertiseClientURLs),
+	}
+}
+
+func newMVCC(lc fx.Lifecycle, db *pebble.DB) (*mvcc.Store, error) {
+	s, err := mvcc.New(db, mvcc.Config{})
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.Hook{OnStop: func(context.Context) error { return s.Close() }})
+	return s, nil
+}
+
+func services(k *kv.Service, m *maintenance.Service, c *cluster.Service) server.Services {
+	return server.Services{KV: k, Maintenance: m, Cluster: c}
+}
+
+// health is etcd's /health: a leader and a linearizable read within a second.
+func health(n *raftlog.Node) server.HealthFunc {
+	return func(ctx context.Context) error {
+		if n.Status().Leader == 0 {
+			return errors.New("RAFT NO LEADER")
+		}
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		if err := n.ReadIndex(ctx); err != nil {
+			return fmt.Errorf("QGET ERROR: %w", err)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,63 @@
+// Package cluster is etcd's Cluster service. With one member and no
+// membership changes yet, MemberList answers from the member's own
+// configuration; MemberAdd/Remove/Update/Promote answer Unimplemented until
+// membership goes through raft conf changes.
+package cluster
+
+import (
+	"context"
+
+	pb "github.com/cairnkv/cairn/gen/etcdserverpb"
+	"github.com/cairnkv/cairn/modules/kv"
+	"github.com/cairnkv/cairn/modules/raftlog"
+)
+
+// Member describes this member as its flags configure it.
+type Member struct {
+	Name       string
+	PeerURLs   []string
+	ClientURLs []string
+}
+
+// Raft is what the service needs of the raft node.
+type Raft interface {
+	Status() raftlog.Status
+	ReadIndex(ctx context.Context) error
+}
+
+// Revisioner reports the store's current revision.
+type Revisioner interface{ Rev() int64 }
+
+// Service is the Cluster service core.
+type Service struct {
+	pb.UnimplementedClusterServer
+	self  Member
+	raft  Raft
+	store Revisioner
+}
+
+// New returns the Cluster service.
+func New(self Member, r Raft, store Revisioner) *Service {
+	return &Service{self: self, raft: r, store: store}
+}
+
+// MemberList implements etcdserverpb.ClusterServer.
+func (s *Service) MemberList(ctx context.Context, r *pb.MemberListRequest) (*pb.MemberListResponse, error) {
+	if r.Linearizable {
+		if err := s.raft.ReadIndex(ctx); err != nil {
+			return nil, kv.ToRPC(err)
+		}
+	}
+	st := s.raft.Status()
+	h := &pb.ResponseHeader{Revision: s.store.Rev()}
+	kv.FillHeader(h, st)
+	return &pb.MemberListResponse{
+		Header: h,
+		Members: []*pb.Member{{
+			ID:         st.MemberID,
+			Name:       s.self.Name,
+			PeerURLs:   s.self.PeerURLs,
+			ClientURLs: s.self.ClientURLs,
+		}},
+	}, nil
+}

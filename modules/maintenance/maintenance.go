@@ -1,0 +1,82 @@
+// Package maintenance is etcd's Maintenance service. Today it answers Status
+// and Alarm (the list, always empty: the alarm plugin seam arrives with the
+// quota issue); the other RPCs answer Unimplemented.
+package maintenance
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	pb "github.com/cairnkv/cairn/gen/etcdserverpb"
+	"github.com/cairnkv/cairn/internal/version"
+	"github.com/cairnkv/cairn/modules/kv"
+	"github.com/cairnkv/cairn/modules/raftlog"
+)
+
+// DefaultQuotaBytes is etcd's default backend quota (2 GiB).
+const DefaultQuotaBytes = 2 << 30
+
+// Raft is what the service reads of the raft node.
+type Raft interface {
+	Status() raftlog.Status
+}
+
+// Revisioner reports the store's current revision.
+type Revisioner interface{ Rev() int64 }
+
+// Service is the Maintenance service core.
+type Service struct {
+	pb.UnimplementedMaintenanceServer
+	db         *pebble.DB
+	raft       Raft
+	store      Revisioner
+	quotaBytes int64
+}
+
+// New returns the Maintenance service. quotaBytes 0 means etcd's default.
+func New(db *pebble.DB, r Raft, store Revisioner, quotaBytes int64) *Service {
+	if quotaBytes <= 0 {
+		quotaBytes = DefaultQuotaBytes
+	}
+	return &Service{db: db, raft: r, store: store, quotaBytes: quotaBytes}
+}
+
+func (s *Service) header(st raftlog.Status) *pb.ResponseHeader {
+	h := &pb.ResponseHeader{Revision: s.store.Rev()}
+	kv.FillHeader(h, st)
+	return h
+}
+
+// Status implements etcdserverpb.MaintenanceServer.
+func (s *Service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusResponse, error) {
+	st := s.raft.Status()
+	size := int64(s.db.Metrics().DiskSpaceUsage())
+	return &pb.StatusResponse{
+		Header:           s.header(st),
+		Version:          version.Etcd,
+		DbSize:           size,
+		DbSizeInUse:      size,
+		Leader:           st.Leader,
+		RaftIndex:        st.CommitIndex,
+		RaftTerm:         st.Term,
+		RaftAppliedIndex: st.AppliedIndex,
+		StorageVersion:   version.Storage,
+		DbSizeQuota:      s.quotaBytes,
+	}, nil
+}
+
+// Alarm implements etcdserverpb.MaintenanceServer. No alarm can be raised yet,
+// so GET lists none.
+func (s *Service) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmResponse, error) {
+	switch r.Action {
+	case pb.AlarmRequest_GET:
+		return &pb.AlarmResponse{Header: s.header(s.raft.Status())}, nil
+	default:
+		return nil, status.Error(codes.Unimplemented,
+			fmt.Sprintf("cairn: Maintenance.Alarm %s is not implemented yet", r.Action))
+	}
+}

@@ -1,0 +1,365 @@
+package mvcc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	pb "github.com/cairnkv/cairn/gen/etcdserverpb"
+	"github.com/cairnkv/cairn/gen/mvccpb"
+	"github.com/cairnkv/cairn/modules/rpcerr"
+)
+
+// Put applies a PutRequest as one etcd write txn: it validates the lease
+// (rpcerr.ErrLeaseNotFound) and ignore_value/ignore_lease
+// (rpcerr.ErrKeyNotFound) before writing anything, then writes the key at the
+// next revision. b must be the indexed batch of the current raft Ready.
+func (s *Store) Put(b *pebble.Batch, r *pb.PutRequest) (*pb.PutResponse, error) {
+	a, err := s.begin(b)
+	if err != nil {
+		return nil, err
+	}
+	if r.Lease != 0 && !s.leaseExists(r.Lease) {
+		return nil, rpcerr.ErrLeaseNotFound
+	}
+	t := s.newWtxn(a)
+	resp, err := t.put(r)
+	if err != nil {
+		return nil, err
+	}
+	t.end()
+	return resp, nil
+}
+
+// DeleteRange applies a DeleteRangeRequest as one etcd write txn. Deleting
+// nothing does not advance the revision.
+func (s *Store) DeleteRange(b *pebble.Batch, r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
+	a, err := s.begin(b)
+	if err != nil {
+		return nil, err
+	}
+	t := s.newWtxn(a)
+	resp, err := t.deleteRange(r)
+	if err != nil {
+		return nil, err
+	}
+	t.end()
+	return resp, nil
+}
+
+// Compact records the new compacted revision in b. done is closed once the
+// history it supersedes is physically removed (after Committed), or when b is
+// Aborted. Errors: rpcerr.ErrCompacted if rev <= the compacted revision (done
+// is then closed once the compactions scheduled so far finished, as etcd's
+// barrier), rpcerr.ErrFutureRev if rev > the current revision.
+func (s *Store) Compact(b *pebble.Batch, r *pb.CompactionRequest) (resp *pb.CompactionResponse, done <-chan struct{}, err error) {
+	a, err := s.begin(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	rev := r.Revision
+	if rev <= a.compactRev {
+		ch := make(chan struct{})
+		if a.compactRev != a.baseCompact {
+			a.waiters = append(a.waiters, compactWaiter{rev: a.compactRev, done: ch})
+		} else {
+			s.comp.wait(a.compactRev, ch)
+		}
+		return nil, ch, rpcerr.ErrCompacted
+	}
+	if rev > a.rev {
+		return nil, nil, rpcerr.ErrFutureRev
+	}
+	if err := b.Set(metaCompactKey, putInt64(rev), nil); err != nil {
+		return nil, nil, err
+	}
+	a.compactRev = rev
+	a.compacted = true
+	ch := make(chan struct{})
+	a.waiters = append(a.waiters, compactWaiter{rev: rev, done: ch})
+	return &pb.CompactionResponse{Header: &pb.ResponseHeader{Revision: a.rev}}, ch, nil
+}
+
+// RevokeLease deletes every key attached to lease id as one etcd write txn —
+// one revision, keys in key order — as etcd's lessor.Revoke does. It returns
+// the number of keys deleted and the revision after it (unchanged if the
+// lease had no keys). The lease module removes the lease itself.
+func (s *Store) RevokeLease(b *pebble.Batch, id int64) (deleted, rev int64, err error) {
+	a, err := s.begin(b)
+	if err != nil {
+		return 0, 0, err
+	}
+	keys, err := leaseKeys(context.Background(), b, id)
+	if err != nil {
+		return 0, 0, err
+	}
+	t := s.newWtxn(a)
+	for _, k := range keys {
+		resp, err := t.deleteRange(&pb.DeleteRangeRequest{Key: k})
+		if err != nil {
+			return 0, 0, fmt.Errorf("mvcc: revoke lease %x (batch unusable): %w", id, err)
+		}
+		deleted += resp.Deleted
+	}
+	t.end()
+	return deleted, t.rev(), nil
+}
+
+// LeaseKeys returns the keys attached to lease id in the current state, in
+// key order (for LeaseTimeToLive with keys).
+func (s *Store) LeaseKeys(ctx context.Context, id int64) ([][]byte, error) {
+	v, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer v.release()
+	return leaseKeys(ctx, v.snap, id)
+}
+
+func leaseKeys(ctx context.Context, rd reader, id int64) ([][]byte, error) {
+	lo := leasePrefix(id)
+	hi := leasePrefix(id + 1)
+	if id == -1 { // the last lease id: up to the end of the lease keyspace
+		hi = []byte{prefixLease + 1}
+	}
+	it, err := rd.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, err
+	}
+	defer it.Close()
+	var (
+		keys  [][]byte
+		alloc kvAlloc
+		n     int
+	)
+	for valid := it.First(); valid; valid = it.Next() {
+		if n++; n%ctxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		keys = append(keys, alloc.bytes(it.Key()[len(lo):]))
+	}
+	return keys, it.Error()
+}
+
+func (s *Store) leaseExists(id int64) bool {
+	return s.cfg.LeaseExists != nil && s.cfg.LeaseExists(id)
+}
+
+// wtxn is one etcd write txn on the apply batch: its writes share the
+// revision beginRev+1 and take sub-revisions in order.
+type wtxn struct {
+	s        *Store
+	a        *applyState
+	b        *pebble.Batch
+	beginRev int64
+	changes  uint32
+	events   []*mvccpb.Event
+}
+
+func (s *Store) newWtxn(a *applyState) *wtxn {
+	return &wtxn{s: s, a: a, b: a.b, beginRev: a.rev}
+}
+
+// rev is the txn's current revision: its write revision once it wrote.
+func (t *wtxn) rev() int64 {
+	if t.changes > 0 {
+		return t.beginRev + 1
+	}
+	return t.beginRev
+}
+
+// end advances the pending revision if the txn wrote.
+func (t *wtxn) end() {
+	if t.changes == 0 {
+		return
+	}
+	t.a.rev = t.beginRev + 1
+	if t.s.cfg.OnCommit != nil {
+		t.a.events = append(t.a.events, txnEvents{rev: t.beginRev + 1, events: t.events})
+	}
+}
+
+// put is etcd's put within a write txn. The only error before a write is
+// ErrKeyNotFound for ignore_value/ignore_lease on a missing key.
+func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
+	a := t.a
+	key := r.Key
+	a.kbuf = appendLiveKey(a.kbuf[:0], key)
+	v, closer, err := t.b.Get(a.kbuf)
+	found := err == nil
+	if err != nil && !errors.Is(err, pebble.ErrNotFound) {
+		return nil, err
+	}
+	var old record
+	if found {
+		old, err = decodeLiveRecord(v)
+		if err != nil {
+			closer.Close()
+			return nil, err
+		}
+		defer closer.Close()
+	}
+	if (r.IgnoreValue || r.IgnoreLease) && !found {
+		return nil, rpcerr.ErrKeyNotFound
+	}
+	rev := t.beginRev + 1
+	value, lease := r.Value, r.Lease
+	if r.IgnoreValue {
+		value = old.value
+	}
+	if r.IgnoreLease {
+		lease = old.lease
+	}
+	resp := &pb.PutResponse{Header: &pb.ResponseHeader{Revision: rev}}
+	var alloc kvAlloc
+	if r.PrevKv && found {
+		resp.PrevKv = old.keyValue(&alloc, key, true)
+	}
+	create, version := rev, int64(1)
+	if found {
+		create, version = old.create, old.version+1
+	}
+	if r.IgnoreValue && t.s.cfg.OnCommit != nil {
+		value = alloc.bytes(value) // the event outlives the batch read
+	}
+
+	// live: mod | record; history: record (its key carries mod).
+	a.vbuf = appendLiveRecord(a.vbuf[:0], rev, create, version, lease, value)
+	if err := t.b.Set(a.kbuf, a.vbuf, nil); err != nil {
+		return nil, err
+	}
+	a.hbuf = appendHistKey(a.hbuf[:0], key, rev)
+	if err := t.b.Set(a.hbuf, a.vbuf[uvarintLen(uint64(rev)):], nil); err != nil {
+		return nil, err
+	}
+	if err := t.setRevEntry(kindPut, key); err != nil {
+		return nil, err
+	}
+	if found && old.lease != lease && old.lease != 0 {
+		a.lbuf = appendLeaseKey(a.lbuf[:0], old.lease, key)
+		if err := t.b.Delete(a.lbuf, nil); err != nil {
+			return nil, err
+		}
+	}
+	if lease != 0 && (!found || old.lease != lease) {
+		a.lbuf = appendLeaseKey(a.lbuf[:0], lease, key)
+		if err := t.b.Set(a.lbuf, nil, nil); err != nil {
+			return nil, err
+		}
+	}
+	t.changes++
+	if t.s.cfg.OnCommit != nil {
+		t.events = append(t.events, &mvccpb.Event{Type: mvccpb.Event_PUT, Kv: &mvccpb.KeyValue{
+			Key: key, Value: value, CreateRevision: create, ModRevision: rev, Version: version, Lease: lease,
+		}})
+	}
+	return resp, nil
+}
+
+func (t *wtxn) setRevEntry(kind byte, key []byte) error {
+	a := t.a
+	a.rbuf = appendRevKey(a.rbuf[:0], t.beginRev+1, t.changes)
+	a.obuf = append(append(a.obuf[:0], kind), key...)
+	return t.b.Set(a.rbuf, a.obuf, nil)
+}
+
+// deleteRange is etcd's deleteRange within a write txn.
+func (t *wtxn) deleteRange(r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
+	resp := &pb.DeleteRangeResponse{Header: &pb.ResponseHeader{}}
+	sp := span{key: r.Key, end: mkGteRange(r.RangeEnd), live: true}
+	c, err := sp.open(context.Background(), t.b, false)
+	if err != nil {
+		return nil, err
+	}
+	// Collect first: the batch must not change under its iterator.
+	var (
+		alloc  kvAlloc
+		keys   [][]byte
+		leases []int64
+	)
+	for c.next() {
+		rec, err := c.record()
+		if err != nil {
+			c.close()
+			return nil, err
+		}
+		k := alloc.bytes(c.key())
+		keys = append(keys, k)
+		leases = append(leases, rec.lease)
+		if r.PrevKv {
+			kv := rec.keyValue(&alloc, nil, true)
+			kv.Key = k
+			resp.PrevKvs = append(resp.PrevKvs, kv)
+		}
+	}
+	err = c.err()
+	c.close()
+	if err != nil {
+		return nil, err
+	}
+	for i, k := range keys {
+		if err := t.del(k, leases[i]); err != nil {
+			return nil, err
+		}
+	}
+	resp.Deleted = int64(len(keys))
+	resp.Header.Revision = t.rev()
+	return resp, nil
+}
+
+// del writes the deletion of a live key (owned by the caller: events keep it).
+func (t *wtxn) del(key []byte, lease int64) error {
+	a := t.a
+	rev := t.beginRev + 1
+	a.kbuf = appendLiveKey(a.kbuf[:0], key)
+	if err := t.b.Delete(a.kbuf, nil); err != nil {
+		return err
+	}
+	a.hbuf = appendHistKey(a.hbuf[:0], key, rev)
+	if err := t.b.Set(a.hbuf, nil, nil); err != nil { // empty: tombstone
+		return err
+	}
+	if err := t.setRevEntry(kindDelete, key); err != nil {
+		return err
+	}
+	if lease != 0 {
+		a.lbuf = appendLeaseKey(a.lbuf[:0], lease, key)
+		if err := t.b.Delete(a.lbuf, nil); err != nil {
+			return err
+		}
+	}
+	t.changes++
+	if t.s.cfg.OnCommit != nil {
+		t.events = append(t.events, &mvccpb.Event{Type: mvccpb.Event_DELETE, Kv: &mvccpb.KeyValue{Key: key, ModRevision: rev}})
+	}
+	return nil
+}
+
+// keyValue copies the record into a KeyValue (key copied unless nil).
+func (r *record) keyValue(alloc *kvAlloc, key []byte, withValue bool) *mvccpb.KeyValue {
+	kv := alloc.kv()
+	if key != nil {
+		kv.Key = alloc.bytes(key)
+	}
+	kv.CreateRevision = r.create
+	kv.ModRevision = r.mod
+	kv.Version = r.version
+	kv.Lease = r.lease
+	if withValue {
+		kv.Value = alloc.bytes(r.value)
+	}
+	return kv
+}
+
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}

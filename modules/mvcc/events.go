@@ -1,0 +1,115 @@
+package mvcc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/cairnkv/cairn/gen/mvccpb"
+	"github.com/cairnkv/cairn/modules/rpcerr"
+)
+
+// Events reads the events of revisions from..Rev() in revision order, from
+// the state of the last Committed batch: what a watcher that is behind
+// catches up with. It returns events as etcd's watchable store makes them (a
+// DELETE carries only the key and its mod revision; no prev_kv), next, the
+// revision to continue from, and rev, the revision of the state read.
+//
+// maxEvents > 0 bounds the result: reading stops before the first revision
+// that starts once maxEvents events are collected, so a revision's events
+// are never split between calls. filter, if set, selects the keys wanted;
+// a filtered-out event costs no value read.
+//
+// Like etcd's watch, from below the compacted revision fails with
+// rpcerr.ErrCompacted.
+func (s *Store) Events(ctx context.Context, from int64, maxEvents int, filter func(key []byte) bool) (evs []*mvccpb.Event, next, rev int64, err error) {
+	v, err := s.acquire()
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer v.release()
+	if from < v.compactRev {
+		return nil, 0, v.rev, rpcerr.ErrCompacted
+	}
+	from = max(from, 1)
+	if from > v.rev {
+		return nil, from, v.rev, nil
+	}
+	it, err := v.snap.NewIter(&pebble.IterOptions{
+		LowerBound: appendRevKey(nil, from, 0),
+		UpperBound: appendRevKey(nil, v.rev+1, 0),
+	})
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer it.Close()
+	var (
+		alloc   kvAlloc
+		lastRev int64
+		hbuf    []byte
+		n       int
+	)
+	next = v.rev + 1
+	for valid := it.First(); valid; valid = it.Next() {
+		if n++; n%ctxCheckEvery == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, 0, 0, err
+			}
+		}
+		r, _, err := decodeRevKey(it.Key())
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if r != lastRev && maxEvents > 0 && len(evs) >= maxEvents {
+			next = r
+			break
+		}
+		lastRev = r
+		val, err := it.ValueAndErr()
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if len(val) < 1 {
+			return nil, 0, 0, fmt.Errorf("%w: revision entry %x", errCorrupt, it.Key())
+		}
+		kind, key := val[0], val[1:]
+		if filter != nil && !filter(key) {
+			continue
+		}
+		if kind == kindDelete {
+			kv := alloc.kv()
+			kv.Key, kv.ModRevision = alloc.bytes(key), r
+			evs = append(evs, &mvccpb.Event{Type: mvccpb.Event_DELETE, Kv: kv})
+			continue
+		}
+		hbuf = appendHistKey(hbuf[:0], key, r)
+		hv, closer, err := v.snap.Get(hbuf)
+		if errors.Is(err, pebble.ErrNotFound) {
+			return nil, 0, 0, fmt.Errorf("%w: no history for revision entry %x", errCorrupt, it.Key())
+		}
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if len(hv) == 0 {
+			// The key was put and deleted in the same revision (only a txn
+			// with duplicate keys, which the kv service rejects, does that):
+			// the history keeps the last change, so the put is not reported.
+			closer.Close()
+			continue
+		}
+		rec, err := decodeRecord(hv, r)
+		if err != nil {
+			closer.Close()
+			return nil, 0, 0, err
+		}
+		kv := rec.keyValue(&alloc, key, true)
+		closer.Close()
+		evs = append(evs, &mvccpb.Event{Type: mvccpb.Event_PUT, Kv: kv})
+	}
+	if err := it.Error(); err != nil {
+		return nil, 0, 0, err
+	}
+	return evs, next, v.rev, nil
+}

@@ -1,0 +1,220 @@
+package mvcc
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cairnkv/cairn/modules/storage"
+)
+
+// Keyspace prefixes (the first byte of every key mvcc owns). See the package
+// documentation for what each holds.
+const (
+	prefixMeta    = storage.PrefixMVCCLow     // 0x10
+	prefixLive    = storage.PrefixMVCCLow + 1 // 0x11
+	prefixHistory = storage.PrefixMVCCLow + 2 // 0x12
+	prefixRev     = storage.PrefixMVCCLow + 3 // 0x13
+	prefixLease   = storage.PrefixMVCCLow + 4 // 0x14
+)
+
+var (
+	// metaCompactKey holds the scheduled compaction revision (BE int64),
+	// written in the apply batch of the Compact request.
+	metaCompactKey = []byte{prefixMeta, 'c'}
+	// metaFinishedKey holds the revision of the last completed physical
+	// compaction, written in the compactor's last batch of a pass.
+	metaFinishedKey = []byte{prefixMeta, 'f'}
+
+	liveLow  = []byte{prefixLive}
+	liveHigh = []byte{prefixLive + 1}
+	histLow  = []byte{prefixHistory}
+	histHigh = []byte{prefixHistory + 1}
+	revLow   = []byte{prefixRev}
+	revHigh  = []byte{prefixRev + 1}
+)
+
+// Escaping of user keys inside history keys: 0x00 becomes 0x00 0xFF and the
+// key ends with 0x00 0x01, which sorts below any escaped continuation, so the
+// encoding preserves the order of user keys and no encoded key is a prefix of
+// another key's encoding.
+const (
+	escByte  = 0x00
+	escZero  = 0xff
+	escTerm  = 0x01
+	escAfter = 0x02 // escTerm+1: escaped key + 0x00 0x02 is just past all its entries
+)
+
+// errCorrupt marks an undecodable record.
+var errCorrupt = errors.New("mvcc: corrupt record")
+
+func appendLiveKey(dst, key []byte) []byte {
+	dst = append(dst, prefixLive)
+	return append(dst, key...)
+}
+
+func appendEscaped(dst, key []byte) []byte {
+	for {
+		i := bytes.IndexByte(key, 0)
+		if i < 0 {
+			return append(dst, key...)
+		}
+		dst = append(dst, key[:i+1]...)
+		dst = append(dst, escZero)
+		key = key[i+1:]
+	}
+}
+
+// appendHistPrefix appends 0x12 | esc(key) | 0x00 0x01: the common prefix of
+// every history entry of key.
+func appendHistPrefix(dst, key []byte) []byte {
+	dst = append(dst, prefixHistory)
+	dst = appendEscaped(dst, key)
+	return append(dst, escByte, escTerm)
+}
+
+// appendHistKey appends the history key of (key, rev).
+func appendHistKey(dst, key []byte, rev int64) []byte {
+	return appendUint64Desc(appendHistPrefix(dst, key), rev)
+}
+
+// appendUint64Desc appends rev so that larger revisions sort first.
+func appendUint64Desc(dst []byte, rev int64) []byte {
+	return binary.BigEndian.AppendUint64(dst, ^uint64(rev))
+}
+
+// appendHistEnd appends 0x12 | esc(key) | 0x00 0x02, the first key past every
+// history entry of key.
+func appendHistEnd(dst, key []byte) []byte {
+	dst = append(dst, prefixHistory)
+	dst = appendEscaped(dst, key)
+	return append(dst, escByte, escAfter)
+}
+
+// appendHistBound appends 0x12 | esc(key): every history entry of a user key
+// k >= key sorts at or after it, every entry of k < key before it.
+func appendHistBound(dst, key []byte) []byte {
+	dst = append(dst, prefixHistory)
+	return appendEscaped(dst, key)
+}
+
+// splitHistKey splits a history key into its prefix (up to and including the
+// terminator, so a prefix identifies one user key) and revision.
+func splitHistKey(k []byte) (prefix []byte, rev int64, err error) {
+	if len(k) < 1+2+8 || k[0] != prefixHistory || k[len(k)-10] != escByte || k[len(k)-9] != escTerm {
+		return nil, 0, fmt.Errorf("%w: history key %q", errCorrupt, k)
+	}
+	n := len(k) - 8
+	return k[:n], int64(^binary.BigEndian.Uint64(k[n:])), nil
+}
+
+// appendUnescaped appends the user key of a history prefix (as returned by
+// splitHistKey).
+func appendUnescaped(dst, prefix []byte) []byte {
+	p := prefix[1 : len(prefix)-2]
+	for {
+		i := bytes.IndexByte(p, 0)
+		if i < 0 {
+			return append(dst, p...)
+		}
+		dst = append(dst, p[:i+1]...)
+		p = p[i+2:] // skip the 0xff
+	}
+}
+
+func appendRevKey(dst []byte, rev int64, sub uint32) []byte {
+	dst = append(dst, prefixRev)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(rev))
+	return binary.BigEndian.AppendUint32(dst, sub)
+}
+
+func decodeRevKey(k []byte) (rev int64, sub uint32, err error) {
+	if len(k) != 13 || k[0] != prefixRev {
+		return 0, 0, fmt.Errorf("%w: revision key %x", errCorrupt, k)
+	}
+	return int64(binary.BigEndian.Uint64(k[1:])), binary.BigEndian.Uint32(k[9:]), nil
+}
+
+// Kinds of change in the revision keyspace (first byte of its value).
+const (
+	kindPut    byte = 0
+	kindDelete byte = 1
+)
+
+func appendLeaseKey(dst []byte, lease int64, key []byte) []byte {
+	dst = append(dst, prefixLease)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(lease))
+	return append(dst, key...)
+}
+
+func leasePrefix(lease int64) []byte {
+	return appendLeaseKey(make([]byte, 0, 9), lease, nil)
+}
+
+// record is the decoded metadata of one version of a key. Its value aliases
+// the buffer it was decoded from.
+type record struct {
+	mod, create, version, lease int64
+	value                       []byte
+}
+
+// appendRecord appends a history value: uvarint create, uvarint version,
+// uvarint lease, then the value bytes. It is never empty (a tombstone is).
+func appendRecord(dst []byte, create, version, lease int64, value []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(create))
+	dst = binary.AppendUvarint(dst, uint64(version))
+	dst = binary.AppendUvarint(dst, uint64(lease))
+	return append(dst, value...)
+}
+
+// appendLiveRecord appends a live value: uvarint mod, then a history record.
+func appendLiveRecord(dst []byte, mod, create, version, lease int64, value []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(mod))
+	return appendRecord(dst, create, version, lease, value)
+}
+
+func uvarint(b []byte) (int64, []byte, error) {
+	v, n := binary.Uvarint(b)
+	if n <= 0 {
+		return 0, nil, errCorrupt
+	}
+	return int64(v), b[n:], nil
+}
+
+// decodeRecord decodes a history value (not a tombstone) of revision mod.
+func decodeRecord(b []byte, mod int64) (record, error) {
+	r := record{mod: mod}
+	var err error
+	if r.create, b, err = uvarint(b); err != nil {
+		return r, err
+	}
+	if r.version, b, err = uvarint(b); err != nil {
+		return r, err
+	}
+	if r.lease, b, err = uvarint(b); err != nil {
+		return r, err
+	}
+	r.value = b
+	return r, nil
+}
+
+// decodeLiveRecord decodes a live value.
+func decodeLiveRecord(b []byte) (record, error) {
+	mod, rest, err := uvarint(b)
+	if err != nil {
+		return record{}, err
+	}
+	return decodeRecord(rest, mod)
+}
+
+func putInt64(v int64) []byte {
+	return binary.BigEndian.AppendUint64(nil, uint64(v))
+}
+
+func getInt64(b []byte) (int64, error) {
+	if len(b) != 8 {
+		return 0, fmt.Errorf("%w: meta value %x", errCorrupt, b)
+	}
+	return int64(binary.BigEndian.Uint64(b)), nil
+}

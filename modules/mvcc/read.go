@@ -1,0 +1,566 @@
+package mvcc
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	pb "github.com/cairnkv/cairn/gen/etcdserverpb"
+	"github.com/cairnkv/cairn/gen/mvccpb"
+	"github.com/cairnkv/cairn/modules/rpcerr"
+)
+
+// reader is what reads go through: a pinned snapshot on the read side, the
+// indexed apply batch on the apply side (so a request sees the writes of the
+// earlier requests of its batch and its own earlier writes).
+type reader interface {
+	Get(key []byte) ([]byte, io.Closer, error)
+	NewIter(o *pebble.IterOptions) (*pebble.Iterator, error)
+}
+
+// ReadView is the read side of the Store: what the kv and watch services
+// read through. Every method is safe from any goroutine.
+type ReadView interface {
+	Rev() int64
+	CompactRev() int64
+	Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error)
+}
+
+var _ ReadView = (*Store)(nil)
+
+// Range reads keys as etcd's Range does, from the state of the last Committed
+// batch. resp.Header.Revision is the revision of that state; callers fill in
+// the cluster, member and term.
+func (s *Store) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error) {
+	v, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer v.release()
+	return execRange(ctx, v.snap, v.rev, v.compactRev, r)
+}
+
+// mkGteRange turns a request's range_end into the end of the scan: nil for a
+// single key, empty (non-nil) for "to the end of the keyspace" ("\x00"), as
+// etcd's mkGteRange.
+func mkGteRange(rangeEnd []byte) []byte {
+	if len(rangeEnd) == 0 {
+		return nil
+	}
+	if len(rangeEnd) == 1 && rangeEnd[0] == 0 {
+		return []byte{}
+	}
+	return rangeEnd
+}
+
+// checkRevision applies etcd's revision rules of a Range at curRev: a future
+// revision is an error, 0 (or below) means curRev, below the compacted
+// revision is an error.
+func checkRevision(rev, curRev, compactRev int64) (int64, error) {
+	if rev > curRev {
+		return 0, rpcerr.ErrFutureRev
+	}
+	if rev <= 0 {
+		rev = curRev
+	}
+	if rev < compactRev {
+		return 0, rpcerr.ErrCompacted
+	}
+	return rev, nil
+}
+
+func validSort(r *pb.RangeRequest) bool {
+	switch r.SortOrder {
+	case pb.RangeRequest_NONE, pb.RangeRequest_ASCEND, pb.RangeRequest_DESCEND:
+	default:
+		return false
+	}
+	switch r.SortTarget {
+	case pb.RangeRequest_KEY, pb.RangeRequest_VERSION, pb.RangeRequest_CREATE, pb.RangeRequest_MOD, pb.RangeRequest_VALUE:
+	default:
+		return false
+	}
+	return true
+}
+
+// execRange is etcd's executeRange over rd, whose current revision is curRev.
+//
+// etcd fetches limit+1 keys when it neither sorts nor filters, and otherwise
+// every key of the range, then filters, sorts and truncates; count is the
+// number of keys of the range at the revision before filters and limit. This
+// streams instead where the order is the key order (ascending, or descending
+// on the live keyspace): it collects the first limit+1 keys that pass the
+// filters and only counts the rest without decoding them — the same result.
+func execRange(ctx context.Context, rd reader, curRev, compactRev int64, r *pb.RangeRequest) (*pb.RangeResponse, error) {
+	if !validSort(r) {
+		return nil, rpcerr.ErrInvalidSortOption
+	}
+	rev, err := checkRevision(r.Revision, curRev, compactRev)
+	if err != nil {
+		return nil, err
+	}
+	resp := &pb.RangeResponse{Header: &pb.ResponseHeader{Revision: curRev}}
+	sp := span{key: r.Key, end: mkGteRange(r.RangeEnd), rev: rev, live: rev == curRev}
+
+	if r.CountOnly {
+		n, err := sp.count(ctx, rd)
+		if err != nil {
+			return nil, err
+		}
+		resp.Count = n
+		return resp, nil
+	}
+
+	order := r.SortOrder
+	if r.SortTarget != pb.RangeRequest_KEY && order == pb.RangeRequest_NONE {
+		order = pb.RangeRequest_ASCEND
+	} else if r.SortTarget == pb.RangeRequest_KEY && order == pb.RangeRequest_ASCEND {
+		order = pb.RangeRequest_NONE
+	}
+	reverse := r.SortTarget == pb.RangeRequest_KEY && order == pb.RangeRequest_DESCEND && sp.live
+	stream := order == pb.RangeRequest_NONE || reverse
+	// collectMax is how many passing keys to collect (0: all).
+	collectMax := 0
+	if stream && r.Limit > 0 {
+		collectMax = int(r.Limit) + 1
+	}
+	withValues := !r.KeysOnly || (order != pb.RangeRequest_NONE && r.SortTarget == pb.RangeRequest_VALUE)
+
+	c, err := sp.open(ctx, rd, reverse)
+	if err != nil {
+		return nil, err
+	}
+	defer c.close()
+	var (
+		alloc kvAlloc
+		kvs   []*mvccpb.KeyValue
+		count int64
+	)
+	for c.next() {
+		count++
+		if collectMax > 0 && len(kvs) == collectMax {
+			continue // only count
+		}
+		rec, err := c.record()
+		if err != nil {
+			return nil, err
+		}
+		if !passes(r, &rec) {
+			continue
+		}
+		kv := alloc.kv()
+		kv.Key = alloc.bytes(c.key())
+		kv.CreateRevision = rec.create
+		kv.ModRevision = rec.mod
+		kv.Version = rec.version
+		kv.Lease = rec.lease
+		if withValues {
+			kv.Value = alloc.bytes(rec.value)
+		}
+		kvs = append(kvs, kv)
+	}
+	if err := c.err(); err != nil {
+		return nil, err
+	}
+
+	if order != pb.RangeRequest_NONE && !reverse {
+		sortKVs(kvs, r.SortTarget, order)
+	}
+	if r.Limit > 0 && len(kvs) > int(r.Limit) {
+		kvs = kvs[:r.Limit]
+		resp.More = true
+	}
+	if r.KeysOnly && withValues {
+		for _, kv := range kvs {
+			kv.Value = nil
+		}
+	}
+	resp.Kvs = kvs
+	resp.Count = count
+	return resp, nil
+}
+
+// passes applies the min/max mod/create revision filters (0 = unset).
+func passes(r *pb.RangeRequest, rec *record) bool {
+	if r.MaxModRevision != 0 && rec.mod > r.MaxModRevision {
+		return false
+	}
+	if r.MinModRevision != 0 && rec.mod < r.MinModRevision {
+		return false
+	}
+	if r.MaxCreateRevision != 0 && rec.create > r.MaxCreateRevision {
+		return false
+	}
+	if r.MinCreateRevision != 0 && rec.create < r.MinCreateRevision {
+		return false
+	}
+	return true
+}
+
+// sortKVs sorts as etcd does: sort.Sort (not stable) with etcd's Less
+// functions over the key-ordered input, so ties come out in the same order.
+func sortKVs(kvs []*mvccpb.KeyValue, target pb.RangeRequest_SortTarget, order pb.RangeRequest_SortOrder) {
+	var s sort.Interface
+	switch target {
+	case pb.RangeRequest_KEY:
+		s = byKey(kvs)
+	case pb.RangeRequest_VERSION:
+		s = byVersion(kvs)
+	case pb.RangeRequest_CREATE:
+		s = byCreate(kvs)
+	case pb.RangeRequest_MOD:
+		s = byMod(kvs)
+	case pb.RangeRequest_VALUE:
+		s = byValue(kvs)
+	default:
+		return
+	}
+	switch order {
+	case pb.RangeRequest_ASCEND:
+		sort.Sort(s)
+	case pb.RangeRequest_DESCEND:
+		sort.Sort(sort.Reverse(s))
+	}
+}
+
+type (
+	byKey     []*mvccpb.KeyValue
+	byVersion []*mvccpb.KeyValue
+	byCreate  []*mvccpb.KeyValue
+	byMod     []*mvccpb.KeyValue
+	byValue   []*mvccpb.KeyValue
+)
+
+func (s byKey) Len() int               { return len(s) }
+func (s byKey) Swap(i, j int)          { s[i], s[j] = s[j], s[i] }
+func (s byKey) Less(i, j int) bool     { return bytes.Compare(s[i].Key, s[j].Key) < 0 }
+func (s byVersion) Len() int           { return len(s) }
+func (s byVersion) Swap(i, j int)      { s[i], s[j] = s[j], s[i] }
+func (s byVersion) Less(i, j int) bool { return (s[i].Version - s[j].Version) < 0 }
+func (s byCreate) Len() int            { return len(s) }
+func (s byCreate) Swap(i, j int)       { s[i], s[j] = s[j], s[i] }
+func (s byCreate) Less(i, j int) bool  { return (s[i].CreateRevision - s[j].CreateRevision) < 0 }
+func (s byMod) Len() int               { return len(s) }
+func (s byMod) Swap(i, j int)          { s[i], s[j] = s[j], s[i] }
+func (s byMod) Less(i, j int) bool     { return (s[i].ModRevision - s[j].ModRevision) < 0 }
+func (s byValue) Len() int             { return len(s) }
+func (s byValue) Swap(i, j int)        { s[i], s[j] = s[j], s[i] }
+func (s byValue) Less(i, j int) bool   { return bytes.Compare(s[i].Value, s[j].Value) < 0 }
+
+// kvAlloc hands out KeyValues and byte copies from chunks, so a range of n
+// keys costs a few allocations instead of 3n.
+type kvAlloc struct {
+	kvs   []mvccpb.KeyValue
+	arena []byte
+}
+
+const (
+	kvChunk    = 64
+	arenaChunk = 16 << 10
+)
+
+func (a *kvAlloc) kv() *mvccpb.KeyValue {
+	if len(a.kvs) == 0 {
+		a.kvs = make([]mvccpb.KeyValue, kvChunk)
+	}
+	kv := &a.kvs[0]
+	a.kvs = a.kvs[1:]
+	return kv
+}
+
+func (a *kvAlloc) bytes(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	if len(b) > arenaChunk/4 {
+		return bytes.Clone(b)
+	}
+	if cap(a.arena)-len(a.arena) < len(b) {
+		a.arena = make([]byte, 0, arenaChunk)
+	}
+	n := len(a.arena)
+	a.arena = append(a.arena, b...)
+	return a.arena[n:len(a.arena):len(a.arena)]
+}
+
+// span is a key range [key, end) at a revision (end as mkGteRange returns).
+// live: rev is the current revision of the reader, so the live keyspace
+// answers; otherwise the history keyspace does.
+type span struct {
+	key, end []byte
+	rev      int64
+	live     bool
+}
+
+func (sp *span) empty() bool {
+	return len(sp.end) > 0 && bytes.Compare(sp.key, sp.end) >= 0
+}
+
+// cursor walks the keys that exist in a span at its revision, in key order.
+type cursor interface {
+	next() bool
+	key() []byte             // valid until next
+	record() (record, error) // value valid until next
+	err() error
+	close()
+}
+
+// open returns a cursor over the span (reverse only for live spans).
+func (sp *span) open(ctx context.Context, rd reader, reverse bool) (cursor, error) {
+	switch {
+	case sp.empty():
+		return emptyCursor{}, nil
+	case sp.end == nil && sp.live:
+		return openLiveKey(rd, sp.key)
+	case sp.live:
+		lo := appendLiveKey(nil, sp.key)
+		hi := liveHigh
+		if len(sp.end) > 0 {
+			hi = appendLiveKey(nil, sp.end)
+		}
+		it, err := rd.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		if err != nil {
+			return nil, err
+		}
+		return &liveCursor{ctx: ctx, it: it, reverse: reverse}, nil
+	default:
+		var lo, hi []byte
+		if sp.end == nil {
+			lo = appendHistKey(nil, sp.key, sp.rev)
+			hi = appendHistEnd(nil, sp.key)
+		} else {
+			lo = appendHistBound(nil, sp.key)
+			hi = histHigh
+			if len(sp.end) > 0 {
+				hi = appendHistBound(nil, sp.end)
+			}
+		}
+		it, err := rd.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		if err != nil {
+			return nil, err
+		}
+		return &histCursor{ctx: ctx, it: it, rev: sp.rev}, nil
+	}
+}
+
+// count counts the keys of the span without decoding values where it can.
+func (sp *span) count(ctx context.Context, rd reader) (int64, error) {
+	c, err := sp.open(ctx, rd, false)
+	if err != nil {
+		return 0, err
+	}
+	defer c.close()
+	var n int64
+	for c.next() {
+		n++
+	}
+	return n, c.err()
+}
+
+type emptyCursor struct{}
+
+func (emptyCursor) next() bool              { return false }
+func (emptyCursor) key() []byte             { return nil }
+func (emptyCursor) record() (record, error) { return record{}, nil }
+func (emptyCursor) err() error              { return nil }
+func (emptyCursor) close()                  {}
+
+// liveKeyCursor is a point lookup in the live keyspace (bloom filtered).
+type liveKeyCursor struct {
+	k      []byte
+	val    []byte
+	closer io.Closer
+	done   bool
+}
+
+func openLiveKey(rd reader, key []byte) (cursor, error) {
+	v, closer, err := rd.Get(appendLiveKey(nil, key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return emptyCursor{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &liveKeyCursor{k: key, val: v, closer: closer}, nil
+}
+
+func (c *liveKeyCursor) next() bool {
+	if c.done {
+		return false
+	}
+	c.done = true
+	return true
+}
+func (c *liveKeyCursor) key() []byte             { return c.k }
+func (c *liveKeyCursor) record() (record, error) { return decodeLiveRecord(c.val) }
+func (c *liveKeyCursor) err() error              { return nil }
+func (c *liveKeyCursor) close()                  { _ = c.closer.Close() }
+
+// ctxCheckEvery is how many keys a scan walks between context checks.
+const ctxCheckEvery = 1024
+
+type liveCursor struct {
+	ctx     context.Context
+	it      *pebble.Iterator
+	reverse bool
+	started bool
+	n       int
+	e       error
+}
+
+func (c *liveCursor) next() bool {
+	if c.e != nil {
+		return false
+	}
+	c.n++
+	if c.n%ctxCheckEvery == 0 {
+		if err := c.ctx.Err(); err != nil {
+			c.e = fmt.Errorf("mvcc: range: %w", err)
+			return false
+		}
+	}
+	if !c.started {
+		c.started = true
+		if c.reverse {
+			return c.it.Last()
+		}
+		return c.it.First()
+	}
+	if c.reverse {
+		return c.it.Prev()
+	}
+	return c.it.Next()
+}
+
+func (c *liveCursor) key() []byte { return c.it.Key()[1:] }
+
+func (c *liveCursor) record() (record, error) {
+	v, err := c.it.ValueAndErr()
+	if err != nil {
+		return record{}, err
+	}
+	return decodeLiveRecord(v)
+}
+
+func (c *liveCursor) err() error {
+	if c.e != nil {
+		return c.e
+	}
+	return c.it.Error()
+}
+
+func (c *liveCursor) close() { _ = c.it.Close() }
+
+// histCursor walks the history keyspace at revision rev: for each user key it
+// seeks to (key, rev) — the first entry at or below rev, as entries of a key
+// are ordered newest first — and skips the key if that entry is a tombstone
+// or there is none.
+type histCursor struct {
+	ctx     context.Context
+	it      *pebble.Iterator
+	rev     int64
+	started bool
+	n       int
+	e       error
+
+	prefix []byte // history prefix of the current key (owned)
+	val    []byte // its value at rev (iterator memory)
+	valRev int64
+	kbuf   []byte
+	seek   []byte
+}
+
+// skipNexts is how many Next calls histCursor tries before it seeks past the
+// older versions of a key.
+const skipNexts = 4
+
+func (c *histCursor) next() bool {
+	if c.e != nil {
+		return false
+	}
+	var valid bool
+	if !c.started {
+		c.started = true
+		valid = c.it.First()
+	} else {
+		valid = c.skip()
+	}
+	for valid {
+		c.n++
+		if c.n%ctxCheckEvery == 0 {
+			if err := c.ctx.Err(); err != nil {
+				c.e = fmt.Errorf("mvcc: range: %w", err)
+				return false
+			}
+		}
+		prefix, rev, err := splitHistKey(c.it.Key())
+		if err != nil {
+			c.e = err
+			return false
+		}
+		c.prefix = append(c.prefix[:0], prefix...)
+		if rev > c.rev {
+			c.seek = appendUint64Desc(append(c.seek[:0], c.prefix...), c.rev)
+			if !c.it.SeekGE(c.seek) {
+				return false
+			}
+			prefix, rev, err = splitHistKey(c.it.Key())
+			if err != nil {
+				c.e = err
+				return false
+			}
+			if !bytes.Equal(prefix, c.prefix) {
+				valid = true
+				continue // the first entry of the next key
+			}
+		}
+		v, err := c.it.ValueAndErr()
+		if err != nil {
+			c.e = err
+			return false
+		}
+		if len(v) == 0 {
+			valid = c.skip() // deleted at rev
+			continue
+		}
+		c.val, c.valRev = v, rev
+		return true
+	}
+	return false
+}
+
+// skip moves past the remaining (older) entries of c.prefix's key.
+func (c *histCursor) skip() bool {
+	for range skipNexts {
+		if !c.it.Next() {
+			return false
+		}
+		if !bytes.HasPrefix(c.it.Key(), c.prefix) {
+			return true
+		}
+	}
+	c.seek = append(c.seek[:0], c.prefix...)
+	c.seek[len(c.seek)-1] = escAfter
+	return c.it.SeekGE(c.seek)
+}
+
+func (c *histCursor) key() []byte {
+	c.kbuf = appendUnescaped(c.kbuf[:0], c.prefix)
+	return c.kbuf
+}
+
+func (c *histCursor) record() (record, error) { return decodeRecord(c.val, c.valRev) }
+
+func (c *histCursor) err() error {
+	if c.e != nil {
+		return c.e
+	}
+	return c.it.Error()
+}
+
+func (c *histCursor) close() { _ = c.it.Close() }

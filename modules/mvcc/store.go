@@ -1,0 +1,318 @@
+package mvcc
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"go.uber.org/zap"
+
+	"github.com/cairnkv/cairn/gen/mvccpb"
+)
+
+// Config configures a Store. The zero value is usable.
+type Config struct {
+	// LeaseExists reports whether lease id is granted. nil: no lease exists
+	// (then any Put with lease != 0 fails with rpcerr.ErrLeaseNotFound).
+	LeaseExists func(id int64) bool
+	// OnCommit, if set, is called by Committed with the events of every write
+	// txn in the committed batch, in revision order (for the watch hub). It
+	// runs on the apply goroutine: it must not block, and must not modify the
+	// events (they may alias the applied requests' bytes).
+	OnCommit func(rev int64, events []*mvccpb.Event)
+	// Logger receives background compaction failures. nil: zap.NewNop().
+	Logger *zap.Logger
+
+	// compactStep is the number of revision-keyspace entries the compactor
+	// handles per batch (0: defaultCompactStep). Tests lower it.
+	compactStep int
+	// afterCompactStep, if set, is called after each committed compaction
+	// step; returning true stops the compactor as a crash would (tests).
+	afterCompactStep func() bool
+}
+
+const defaultCompactStep = 1000
+
+// ErrClosed is returned by reads on a closed Store.
+var ErrClosed = errors.New("mvcc: store closed")
+
+// Store is etcd's MVCC key-value store over pebble. See the package doc.
+type Store struct {
+	db  *pebble.DB
+	cfg Config
+
+	// cur is the published read view: the state as of the last Committed
+	// batch. Readers pin it with acquire/release.
+	cur atomic.Pointer[view]
+	// rev and compactRev mirror the published view (they outlive Close).
+	rev, compactRev atomic.Int64
+	// pubMu orders publishing a view with the apply goroutine starting a
+	// batch (see republish): it guards ap.b writes and cur swaps.
+	pubMu sync.Mutex
+
+	// ap is the apply side's state, owned by the apply goroutine.
+	ap applyState
+
+	comp *compactor
+}
+
+// view is one consistent read state: a pebble snapshot and the revisions it
+// holds. It is reference counted: the Store holds one reference while it is
+// published, each reader one while it reads; the last release closes the
+// snapshot.
+type view struct {
+	snap       *pebble.Snapshot
+	rev        int64
+	compactRev int64
+	refs       atomic.Int64
+}
+
+func (v *view) release() {
+	if v.refs.Add(-1) == 0 {
+		_ = v.snap.Close()
+	}
+}
+
+// acquire pins the current view.
+func (s *Store) acquire() (*view, error) {
+	for {
+		v := s.cur.Load()
+		if v == nil {
+			return nil, ErrClosed
+		}
+		n := v.refs.Load()
+		if n <= 0 {
+			// Being closed: a newer view has been published (or the store
+			// closed); reload.
+			continue
+		}
+		if v.refs.CompareAndSwap(n, n+1) {
+			return v, nil
+		}
+	}
+}
+
+// publishLocked makes a snapshot of the db the current view. Requires pubMu.
+func (s *Store) publishLocked(rev, compactRev int64) {
+	v := &view{snap: s.db.NewSnapshot(), rev: rev, compactRev: compactRev}
+	v.refs.Store(1)
+	s.rev.Store(rev)
+	s.compactRev.Store(compactRev)
+	if old := s.cur.Swap(v); old != nil {
+		old.release()
+	}
+}
+
+// New opens the MVCC state kept in db: it reads the current and compacted
+// revision from it and resumes an unfinished physical compaction in the
+// background. Close the Store before closing db.
+func New(db *pebble.DB, cfg Config) (*Store, error) {
+	if db == nil {
+		return nil, errors.New("mvcc: nil db")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.compactStep <= 0 {
+		cfg.compactStep = defaultCompactStep
+	}
+	s := &Store{db: db, cfg: cfg}
+	rev, compactRev, finished, err := readState(db)
+	if err != nil {
+		return nil, err
+	}
+	s.ap.init(rev, compactRev)
+	s.pubMu.Lock()
+	s.publishLocked(rev, compactRev)
+	s.pubMu.Unlock()
+	s.comp = newCompactor(s, finished)
+	if finished < compactRev {
+		s.comp.schedule(compactRev, nil)
+	}
+	return s, nil
+}
+
+// readState reads the current revision (the highest entry of the revision
+// keyspace: every write txn writes at least one and compaction never removes
+// the entries of the compacted revision or later; 1 when empty, as etcd),
+// the scheduled and the finished compaction revision (-1 when none, as etcd).
+func readState(r pebble.Reader) (rev, compactRev, finished int64, err error) {
+	rev = 1
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: revLow, UpperBound: revHigh})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if it.Last() {
+		rev, _, err = decodeRevKey(it.Key())
+	}
+	if cerr := it.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if compactRev, err = getMeta(r, metaCompactKey); err != nil {
+		return 0, 0, 0, err
+	}
+	if finished, err = getMeta(r, metaFinishedKey); err != nil {
+		return 0, 0, 0, err
+	}
+	return rev, compactRev, finished, nil
+}
+
+// getMeta reads an int64 meta value; -1 when absent.
+func getMeta(r pebble.Reader, key []byte) (int64, error) {
+	v, closer, err := r.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return -1, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	return getInt64(v)
+}
+
+// Close stops the background compaction (an unfinished one resumes on the next
+// New) and releases the Store's snapshot. Reads must have finished.
+func (s *Store) Close() error {
+	s.comp.close()
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	if v := s.cur.Swap(nil); v != nil {
+		v.release()
+	}
+	return nil
+}
+
+// Rev returns the current (committed) revision: the revision of the last
+// write txn of the last Committed batch; 1 on an empty store, as etcd.
+func (s *Store) Rev() int64 { return s.rev.Load() }
+
+// CompactRev returns the compacted revision of the last Committed batch: reads
+// below it fail with ErrCompacted. -1 if the store was never compacted, as
+// etcd's compactMainRev.
+func (s *Store) CompactRev() int64 { return s.compactRev.Load() }
+
+// txnEvents are the events of one write txn.
+type txnEvents struct {
+	rev    int64
+	events []*mvccpb.Event
+}
+
+type compactWaiter struct {
+	rev  int64
+	done chan struct{}
+}
+
+// applyState is the pending state of the batch being applied.
+type applyState struct {
+	// b is the batch of the pending state; nil between batches. Written
+	// under Store.pubMu (republish reads it).
+	b *pebble.Batch
+	// baseRev and baseCompact are the committed revisions.
+	baseRev, baseCompact int64
+	// rev and compactRev include the pending batch's writes.
+	rev, compactRev int64
+	events          []txnEvents
+	waiters         []compactWaiter
+	compacted       bool // a Compact was recorded in b
+
+	// Reused buffers (apply is one goroutine).
+	kbuf, vbuf, hbuf, rbuf, obuf, lbuf []byte
+}
+
+func (a *applyState) init(rev, compactRev int64) {
+	a.baseRev, a.baseCompact = rev, compactRev
+	a.rev, a.compactRev = rev, compactRev
+}
+
+// errBatchPending is returned when a request comes with a new batch before
+// Committed or Aborted of the previous one.
+var errBatchPending = errors.New("mvcc: a new batch before Committed/Aborted of the previous one")
+
+// begin binds the apply state to b.
+func (s *Store) begin(b *pebble.Batch) (*applyState, error) {
+	a := &s.ap
+	if a.b == b {
+		return a, nil
+	}
+	if a.b != nil {
+		return nil, errBatchPending
+	}
+	if b == nil || !b.Indexed() {
+		return nil, fmt.Errorf("mvcc: apply needs an indexed batch (db.NewIndexedBatch)")
+	}
+	s.pubMu.Lock()
+	a.b = b
+	s.pubMu.Unlock()
+	return a, nil
+}
+
+// Committed is called after b was committed to pebble: it publishes the new
+// revision to readers, starts any compaction recorded in b, and calls
+// OnCommit with the events of b's write txns. A batch the Store did not see
+// is ignored.
+func (s *Store) Committed(b *pebble.Batch) {
+	a := &s.ap
+	if b == nil || a.b != b {
+		return
+	}
+	s.pubMu.Lock()
+	if a.rev != a.baseRev || a.compactRev != a.baseCompact {
+		s.publishLocked(a.rev, a.compactRev)
+	}
+	a.b = nil
+	s.pubMu.Unlock()
+	a.baseRev, a.baseCompact = a.rev, a.compactRev
+	if a.compacted || len(a.waiters) > 0 {
+		s.comp.schedule(a.compactRev, a.waiters)
+	}
+	if s.cfg.OnCommit != nil {
+		for _, te := range a.events {
+			s.cfg.OnCommit(te.rev, te.events)
+		}
+	}
+	a.reset()
+}
+
+// Aborted is called instead of Committed when committing b failed: the
+// Store forgets b's pending state. Done channels of compactions recorded in
+// b are closed (the compaction never happens; nobody should wait for it).
+func (s *Store) Aborted(b *pebble.Batch) {
+	a := &s.ap
+	if b == nil || a.b != b {
+		return
+	}
+	s.pubMu.Lock()
+	a.b = nil
+	s.pubMu.Unlock()
+	for _, w := range a.waiters {
+		close(w.done)
+	}
+	a.rev, a.compactRev = a.baseRev, a.baseCompact
+	a.reset()
+}
+
+func (a *applyState) reset() {
+	clear(a.events)
+	a.events = a.events[:0]
+	a.waiters = nil
+	a.compacted = false
+}
+
+// republish replaces the current view with a fresh snapshot of the same
+// revisions, so the snapshot no longer pins what the compactor deleted. It
+// does so only when no batch is being applied: then the db's MVCC keys are
+// exactly the published state.
+func (s *Store) republish() {
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	v := s.cur.Load()
+	if s.ap.b != nil || v == nil {
+		return
+	}
+	s.publishLocked(v.rev, v.compactRev)
+}
