@@ -493,10 +493,12 @@ func (n *Node) runRaft() {
 
 func (n *Node) propose(p proposal) {
 	if n.leader.Load() == raft.None {
+		proposalsFailed.Inc()
 		n.trigger(p.id, ErrNoLeader)
 		return
 	}
 	if err := n.rn.Propose(p.data); err != nil {
+		proposalsFailed.Inc()
 		if errors.Is(err, raft.ErrProposalDropped) {
 			err = ErrNoLeader
 		}
@@ -525,6 +527,7 @@ func (n *Node) startRead() {
 	var rctx [8]byte
 	binary.BigEndian.PutUint64(rctx[:], n.readSeq)
 	n.rn.ReadIndex(rctx[:])
+	readIndexRounds.Inc()
 }
 
 func (n *Node) failRead(err error) {
@@ -539,7 +542,10 @@ func (n *Node) handleReady() {
 	rd := n.rn.Ready()
 	if rd.SoftState != nil {
 		old := n.leader.Swap(rd.SoftState.Lead)
+		hasLeader.Set(boolGauge(rd.SoftState.Lead != raft.None))
+		isLeader.Set(boolGauge(rd.SoftState.Lead == n.memberID))
 		if old != rd.SoftState.Lead {
+			leaderChanges.Inc()
 			n.log.Info("raft leader changed", zap.String("leader", fmt.Sprintf("%x", rd.SoftState.Lead)), zap.Uint64("term", n.rn.BasicStatus().Term))
 			n.failRead(ErrLeaderChanged)
 		}
@@ -559,7 +565,12 @@ func (n *Node) handleReady() {
 			if rd.MustSync {
 				opt = pebble.Sync
 			}
+			start := time.Now()
 			err = b.Commit(opt)
+			if opt == pebble.Sync {
+				walFsyncSec.Observe(time.Since(start).Seconds())
+				entriesPerSync.Observe(float64(len(rd.Entries)))
+			}
 		}
 		b.Close()
 		if err != nil {
@@ -570,6 +581,7 @@ func (n *Node) handleReady() {
 			_ = n.storage.SetHardState(rd.HardState)
 			n.term.Store(rd.HardState.Term)
 			n.commit.Store(rd.HardState.Commit)
+			proposalsCommitted.Set(float64(rd.HardState.Commit))
 		}
 		if len(rd.Entries) > 0 {
 			if err := n.storage.Append(rd.Entries); err != nil {
@@ -685,7 +697,9 @@ func (n *Node) apply(jobs []applyJob) {
 		}
 	}
 	if err == nil {
+		start := time.Now()
 		err = b.Commit(pebble.NoSync)
+		backendCommitSec.Observe(time.Since(start).Seconds())
 	}
 	if err != nil {
 		n.app.Aborted(b)
@@ -693,6 +707,7 @@ func (n *Node) apply(jobs []applyJob) {
 	}
 	n.app.Committed(b)
 	n.applied.Store(last)
+	proposalsApplied.Set(float64(last))
 	for _, r := range results {
 		n.trigger(r.id, r.r)
 	}
@@ -754,6 +769,13 @@ func (n *Node) maybeTruncate() {
 		n.log.Warn("raft memory log compaction failed", zap.Error(err))
 	}
 	n.truncIndex = to
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // confStateStorage is a MemoryStorage whose initial ConfState is cs.
