@@ -14,7 +14,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"syscall"
 	"time"
 
@@ -39,16 +38,27 @@ import (
 // os.Environ. It returns the exit code.
 func Main(args, env []string, stdout, stderr io.Writer) int {
 	cfg, err := config.Parse(args, env)
+	// Exit codes and output as etcd's etcdmain gives them.
+	var flagErr *config.FlagError
+	var envErr *config.EnvShadowedError
 	switch {
 	case errors.Is(err, flag.ErrHelp):
-		fmt.Fprint(stdout, config.Usage())
+		fmt.Fprint(stderr, config.UsageLine())
+		fmt.Fprint(stdout, config.FlagsUsage())
 		return 0
 	case errors.Is(err, config.ErrPrintVersion):
-		fmt.Fprintf(stdout, "cairn Version: %s\netcd Version: %s\nGo Version: %s\n", version.Cairn, version.Etcd, runtime.Version())
+		fmt.Fprintf(stdout, "cairn Version: %s\netcd Version: %s\nGo Version: %s\nGo OS/Arch: %s/%s\n",
+			version.Cairn, version.Etcd, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 		return 0
-	case err != nil:
-		fmt.Fprintf(stderr, "cairn: %v\n", err)
+	case errors.As(err, &flagErr):
+		fmt.Fprintf(stderr, "%v\n%s", err, config.UsageLine())
 		return 2
+	case errors.As(err, &envErr):
+		fmt.Fprintf(stderr, "cairn: %v\n", err)
+		return 1
+	case err != nil:
+		fmt.Fprintf(stderr, "cairn: failed to verify flags: %v\n", err)
+		return 1
 	}
 	log, err := newLogger(cfg.LogLevel)
 	if err != nil {
@@ -99,7 +109,9 @@ func Options(cfg *config.Config, log *zap.Logger) fx.Option {
 			kvConfig,
 			serverConfig,
 			clusterMember,
-			func(c *config.Config) maintenance.QuotaBytes { return maintenance.QuotaBytes(c.QuotaBackendBytes) },
+			func(c *config.Config) maintenance.QuotaBytes {
+				return maintenance.QuotaBytes(c.EffectiveQuotaBackendBytes())
+			},
 			newMVCC,
 			services,
 			health,
@@ -137,21 +149,8 @@ func urlStrings(us []url.URL) []string {
 	return out
 }
 
-// initialMembers parses --initial-cluster into name -> peer URLs.
-func initialMembers(s string) (map[string][]string, error) {
-	m := map[string][]string{}
-	for _, part := range strings.Split(s, ",") {
-		name, u, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			return nil, fmt.Errorf("invalid --initial-cluster entry %q", part)
-		}
-		m[name] = append(m[name], u)
-	}
-	return m, nil
-}
-
 func raftConfig(c *config.Config, log *zap.Logger) (raftlog.Config, error) {
-	members, err := initialMembers(c.InitialCluster)
+	members, err := c.InitialClusterMap()
 	if err != nil {
 		return raftlog.Config{}, err
 	}
@@ -162,16 +161,12 @@ func raftConfig(c *config.Config, log *zap.Logger) (raftlog.Config, error) {
 	if !ok {
 		return raftlog.Config{}, fmt.Errorf("couldn't find local name %q in the initial cluster configuration", c.Name)
 	}
-	id := memberID(urls, c.InitialClusterToken)
-	ticks := 10
-	if c.HeartbeatInterval > 0 && c.ElectionTimeout > 0 {
-		ticks = int(c.ElectionTimeout / c.HeartbeatInterval)
-	}
+	id := memberID(urlStrings(urls), c.InitialClusterToken)
 	return raftlog.Config{
 		ClusterID:      clusterID([]uint64{id}),
 		MemberID:       id,
 		TickInterval:   c.HeartbeatInterval,
-		ElectionTicks:  ticks,
+		ElectionTicks:  c.ElectionTicks(),
 		SnapshotCount:  c.SnapshotCount,
 		CatchUpEntries: c.SnapshotCatchUpEntries,
 		Logger:         log.Named("raft"),

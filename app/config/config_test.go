@@ -642,3 +642,71 @@ func errString(err error) string {
 	}
 	return err.Error()
 }
+
+// TestFlagTablesNameRealFlags guards the name tables against typos: every name they list is a
+// registered flag.
+func TestFlagTablesNameRealFlags(t *testing.T) {
+	fs, _ := newFlagSet(newECfg())
+	check := func(table, name string) {
+		if fs.Lookup(name) == nil {
+			t.Errorf("%s names %q, which is not a flag", table, name)
+		}
+	}
+	for _, name := range AcceptedOnlyFlags() {
+		check("acceptedOnly", name)
+	}
+	for name := range deprecatedFlags {
+		check("deprecatedFlags", name)
+	}
+	for o, n := range experimentalFlagMigrationMap {
+		check("experimentalFlagMigrationMap", o)
+		check("experimentalFlagMigrationMap", n)
+	}
+	for name := range experimentalFlagToFeature {
+		check("experimentalFlagToFeature", name)
+	}
+	for _, sec := range helpSections {
+		for _, name := range sec.flags {
+			check("helpSections", name)
+		}
+	}
+	// The flags the brief's callers rely on are implemented, not accepted-only.
+	for _, name := range []string{"name", "data-dir", "listen-client-urls", "advertise-client-urls", "listen-peer-urls",
+		"initial-advertise-peer-urls", "initial-cluster", "initial-cluster-state", "initial-cluster-token",
+		"snapshot-count", "heartbeat-interval", "election-timeout", "quota-backend-bytes", "max-txn-ops",
+		"max-request-bytes", "auth-token", "cert-file", "key-file", "trusted-ca-file", "client-cert-auth", "auto-tls",
+		"peer-cert-file", "peer-key-file", "peer-trusted-ca-file", "peer-client-cert-auth", "peer-auto-tls",
+		"log-level", "log-outputs", "enable-pprof", "listen-metrics-urls", "metrics", "auto-compaction-mode",
+		"auto-compaction-retention", "max-concurrent-streams"} {
+		if acceptedOnly[name] {
+			t.Errorf("%s is accepted-only", name)
+		}
+	}
+}
+
+func TestHelpers(t *testing.T) {
+	if !(TLSInfo{}).Empty() || (TLSInfo{CertFile: "c"}).Empty() {
+		t.Error("TLSInfo.Empty")
+	}
+	ids, err := CipherSuites([]string{"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305", "TLS_RSA_WITH_RC4_128_SHA"})
+	if err != nil || len(ids) != 3 || ids[0] != 0xc02f || ids[1] != 0xcca8 || ids[2] != 0x0005 {
+		t.Errorf("CipherSuites = %#x, %v", ids, err)
+	}
+	if v, err := TLSVersion("TLS1.3"); err != nil || v != 0x0304 {
+		t.Errorf("TLSVersion = %#x, %v", v, err)
+	}
+	if v, err := TLSVersion(""); err != nil || v != 0 {
+		t.Errorf("TLSVersion(\"\") = %#x, %v", v, err)
+	}
+	cfg := mustParse(t, []string{"--initial-cluster-state=existing"}, nil)
+	if cfg.IsNewCluster() {
+		t.Error("IsNewCluster with existing")
+	}
+	if got := FlagToEnv("initial-cluster-token"); got != "ETCD_INITIAL_CLUSTER_TOKEN" {
+		t.Errorf("FlagToEnv = %q", got)
+	}
+	var fe *FlagError
+	if err := parseErr([]string{"--nope"}, nil); !errors.As(err, &fe) || errors.Unwrap(err) == nil {
+		t.Errorf("FlagError does not unwrap: %v", err)
+	}
+}

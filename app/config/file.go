@@ -1,12 +1,15 @@
 package config
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"strings"
+
+	"sigs.k8s.io/yaml"
 
 	"github.com/cairnkv/cairn/app/config/internal/embed"
 )
@@ -20,12 +23,15 @@ func (c *ecfg) configFromFile(path string, n *notes) error {
 	}
 	defaultInitialCluster := c.InitialCluster
 
-	doc, err := parseYAML(b)
+	// etcd reads the file with sigs.k8s.io/yaml too: YAML to JSON, then JSON.
+	jsonBytes, err := yaml.YAMLToJSON(b)
 	if err != nil {
 		return fmt.Errorf("error converting YAML to JSON: %w", err)
 	}
-	jsonBytes, err := json.Marshal(doc)
-	if err != nil {
+	var doc any
+	dec := json.NewDecoder(bytes.NewReader(jsonBytes))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
 		return fmt.Errorf("error converting YAML to JSON: %w", err)
 	}
 	f, err := embed.Decode(jsonBytes, c.toEmbed())

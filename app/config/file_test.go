@@ -1,7 +1,6 @@
 package config
 
 import (
-	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -334,62 +333,5 @@ func TestConfigFileErrors(t *testing.T) {
 	err := parseErr([]string{"--config-file", filepath.Join(t.TempDir(), "missing.yml")}, nil)
 	if err == nil || !strings.Contains(err.Error(), "no such file or directory") {
 		t.Errorf("missing file: %v", err)
-	}
-}
-
-func TestYAML(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want any
-	}{
-		{"empty", "", nil},
-		{"comments only", "# x\n\n  # y\n", nil},
-		{"scalars", "a: 1\nb: -2\nc: 1.5\nd: true\ne: no\nf: ~\ng: text with spaces\nh: 'it''s'\ni: \"tab\\there\"\nj: 0o17\nk: 017\nl: 0x1F\nm: 1e3\nd8: 2001-01-01\no: null\np: 18446744073709551615\nn: key is false\ny: yes\n",
-			map[string]any{"a": 1, "b": -2, "c": 1.5, "d": true, "e": false, "f": nil, "g": "text with spaces", "h": "it's", "i": "tab\there",
-				"j": 15, "k": 15, "l": 31, "m": 1000.0, "d8": "2001-01-01", "o": nil, "p": uint64(math.MaxUint64),
-				"false": "key is false", "true": true}}, // YAML 1.1: n and y are booleans, also as keys
-		{"comments after values", "a: x # comment\nb: 'y' # c\nc: x#y\n", map[string]any{"a": "x", "b": "y", "c": "x#y"}},
-		{"urls and colons", "u: http://a:2380,http://b:2380\nv: a=http://x:1\n", map[string]any{"u": "http://a:2380,http://b:2380", "v": "a=http://x:1"}},
-		{"nested", "a:\n  b: 1\n  c:\n    d: x\ne: 2\n", map[string]any{"a": map[string]any{"b": 1, "c": map[string]any{"d": "x"}}, "e": 2}},
-		{"block seq", "a:\n- x\n- 'y'\nb:\n  - 1\n  - z\n", map[string]any{"a": []any{"x", "y"}, "b": []any{1, "z"}}},
-		{"seq of maps", "a:\n  - k: 1\n    l: 2\n  - k: 3\n", map[string]any{"a": []any{map[string]any{"k": 1, "l": 2}, map[string]any{"k": 3}}}},
-		{"flow", "a: [x, 'y, z', 3]\nb: {k: v, num: 1}\nc: []\nd: [\n  p,\n  q\n]\n", map[string]any{"a": []any{"x", "y, z", 3}, "b": map[string]any{"k": "v", "num": 1}, "c": []any{}, "d": []any{"p", "q"}}},
-		{"literal block", "a: |\n  line1\n  line2\nb: 1\n", map[string]any{"a": "line1\nline2\n", "b": 1}},
-		{"folded block strip", "a: >-\n  x\n  y\n", map[string]any{"a": "x y"}},
-		{"document markers", "---\na: 1\n...\n", map[string]any{"a": 1}},
-		{"first document only", "a: 1\n---\na: 2\n", map[string]any{"a": 1}},
-		{"multi-line plain", "a: one\n  two\n", map[string]any{"a": "one two"}},
-		{"quoted key", "'a b': 1\n\"c\": 2\n", map[string]any{"a b": 1, "c": 2}},
-		{"crlf", "a: 1\r\nb: 2\r\n", map[string]any{"a": 1, "b": 2}},
-		{"empty values", "a:\nb: ''\n", map[string]any{"a": nil, "b": ""}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseYAML([]byte(tt.in))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("got  %#v\nwant %#v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestYAMLErrors(t *testing.T) {
-	for _, in := range []string{
-		"a: &x 1\n",
-		"a: *x\n",
-		"a: !!str 1\n",
-		"a: b: c\n",
-		"a: 'unterminated\n",
-		"a: [1, 2\n",
-		"a: 1\n  b: 2\n",
-		"- a\nb: 1\n",
-	} {
-		if v, err := parseYAML([]byte(in)); err == nil {
-			t.Errorf("%q: no error, got %#v", in, v)
-		}
 	}
 }

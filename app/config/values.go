@@ -179,8 +179,6 @@ func (ss *selectiveString) Set(s string) error {
 
 func (ss *selectiveString) String() string { return ss.v }
 
-func (ss *selectiveString) validValues() []string { return sortedKeys(ss.valids) }
-
 // selectiveStrings is etcd's flags.SelectiveStringsValue: a comma-separated list drawn from a
 // fixed set. Like etcd's, repeated Sets accumulate.
 type selectiveStrings struct {
@@ -208,8 +206,6 @@ func (ss *selectiveStrings) Set(s string) error {
 }
 
 func (ss *selectiveStrings) String() string { return strings.Join(ss.vs, ",") }
-
-func (ss *selectiveStrings) validValues() []string { return sortedKeys(ss.valids) }
 
 // ignoredFlag is etcd's flags.IgnoredFlag: a flag from older etcd releases that is accepted,
 // with or without a value, and has no effect.
