@@ -25,20 +25,16 @@ type Raft interface {
 	ReadIndex(ctx context.Context) error
 }
 
-// Revisioner reports the store's current revision.
-type Revisioner interface{ Rev() int64 }
-
 // Service is the Cluster service core.
 type Service struct {
 	pb.UnimplementedClusterServer
-	self  Member
-	raft  Raft
-	store Revisioner
+	self Member
+	raft Raft
 }
 
 // New returns the Cluster service.
-func New(self Member, r Raft, store Revisioner) *Service {
-	return &Service{self: self, raft: r, store: store}
+func New(self Member, r Raft) *Service {
+	return &Service{self: self, raft: r}
 }
 
 // MemberList implements etcdserverpb.ClusterServer.
@@ -49,7 +45,8 @@ func (s *Service) MemberList(ctx context.Context, r *pb.MemberListRequest) (*pb.
 		}
 	}
 	st := s.raft.Status()
-	h := &pb.ResponseHeader{Revision: s.store.Rev()}
+	// etcd's Cluster service headers carry no revision.
+	h := &pb.ResponseHeader{}
 	kv.FillHeader(h, st)
 	return &pb.MemberListResponse{
 		Header: h,

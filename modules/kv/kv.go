@@ -168,33 +168,7 @@ func (s *Service) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, e
 	}
 	resp := res.Resp.(*pb.TxnResponse)
 	resp.Header = s.header(resp.Header)
-	fillTxnHeaders(resp, resp.Header)
 	return resp, nil
-}
-
-// fillTxnHeaders gives the responses inside a txn the txn's header, as etcd does.
-func fillTxnHeaders(resp *pb.TxnResponse, h *pb.ResponseHeader) {
-	for _, op := range resp.Responses {
-		switch v := op.Response.(type) {
-		case *pb.ResponseOp_ResponseRange:
-			if v.ResponseRange != nil {
-				v.ResponseRange.Header = h
-			}
-		case *pb.ResponseOp_ResponsePut:
-			if v.ResponsePut != nil {
-				v.ResponsePut.Header = h
-			}
-		case *pb.ResponseOp_ResponseDeleteRange:
-			if v.ResponseDeleteRange != nil {
-				v.ResponseDeleteRange.Header = h
-			}
-		case *pb.ResponseOp_ResponseTxn:
-			if v.ResponseTxn != nil {
-				v.ResponseTxn.Header = h
-				fillTxnHeaders(v.ResponseTxn, h)
-			}
-		}
-	}
 }
 
 // Compact implements etcdserverpb.KVServer. With physical set it returns

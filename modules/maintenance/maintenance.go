@@ -66,6 +66,7 @@ func (s *Service) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusRe
 		RaftAppliedIndex: st.AppliedIndex,
 		StorageVersion:   version.Storage,
 		DbSizeQuota:      s.quotaBytes,
+		DowngradeInfo:    &pb.DowngradeInfo{},
 	}, nil
 }
 
