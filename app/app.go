@@ -17,7 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 	"go.uber.org/zap"
@@ -112,11 +111,11 @@ func Options(cfg *config.Config, log *zap.Logger) fx.Option {
 			func(c *config.Config) maintenance.QuotaBytes {
 				return maintenance.QuotaBytes(c.EffectiveQuotaBackendBytes())
 			},
-			newMVCC,
 			services,
 			health,
 		),
 		storage.Module,
+		mvcc.Module,
 		raftlog.Module,
 		kv.Module,
 		maintenance.Module,
@@ -193,15 +192,6 @@ func clusterMember(c *config.Config) cluster.Member {
 		PeerURLs:   urlStrings(c.InitialAdvertisePeerURLs),
 		ClientURLs: urlStrings(c.AdvertiseClientURLs),
 	}
-}
-
-func newMVCC(lc fx.Lifecycle, db *pebble.DB) (*mvcc.Store, error) {
-	s, err := mvcc.New(db, mvcc.Config{})
-	if err != nil {
-		return nil, err
-	}
-	lc.Append(fx.Hook{OnStop: func(context.Context) error { return s.Close() }})
-	return s, nil
 }
 
 func services(k *kv.Service, m *maintenance.Service, c *cluster.Service) server.Services {

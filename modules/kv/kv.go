@@ -149,9 +149,9 @@ func (s *Service) DeleteRange(ctx context.Context, r *pb.DeleteRangeRequest) (*p
 	return resp, nil
 }
 
-// Txn implements etcdserverpb.KVServer. Every txn goes through raft, which
-// makes it linearizable. (etcd serves a txn without writes like a Range;
-// doing so needs a read-only txn path in mvcc: a later optimisation.)
+// Txn implements etcdserverpb.KVServer. As in etcd, a txn whose ops are all
+// ranges is served like a Range (after a ReadIndex round unless every range
+// is serializable); any other goes through raft.
 func (s *Service) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, error) {
 	if err := checkTxn(r, int(s.cfg.MaxTxnOps)); err != nil {
 		return nil, err
@@ -162,6 +162,19 @@ func (s *Service) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, e
 	if _, _, err := checkIntervals(r.Failure); err != nil {
 		return nil, err
 	}
+	if mvcc.IsTxnReadOnly(r) {
+		if !isTxnSerializable(r) {
+			if err := s.raft.ReadIndex(ctx); err != nil {
+				return nil, ToRPC(err)
+			}
+		}
+		resp, err := s.store.ReadTxn(ctx, r)
+		if err != nil {
+			return nil, ToRPC(err)
+		}
+		resp.Header = s.header(resp.Header)
+		return resp, nil
+	}
 	res, err := s.propose(ctx, &raftpbv1.Request{Op: &raftpbv1.Request_Txn{Txn: r}})
 	if err != nil {
 		return nil, err
@@ -169,6 +182,19 @@ func (s *Service) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, e
 	resp := res.Resp.(*pb.TxnResponse)
 	resp.Header = s.header(resp.Header)
 	return resp, nil
+}
+
+// isTxnSerializable reports whether every op of a read-only txn is a
+// serializable range (etcd's IsTxnSerializable).
+func isTxnSerializable(r *pb.TxnRequest) bool {
+	for _, ops := range [][]*pb.RequestOp{r.Success, r.Failure} {
+		for _, u := range ops {
+			if rr := u.GetRequestRange(); rr == nil || !rr.Serializable {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Compact implements etcdserverpb.KVServer. With physical set it returns

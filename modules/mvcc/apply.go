@@ -15,7 +15,8 @@ import (
 // Put applies a PutRequest as one etcd write txn: it validates the lease
 // (rpcerr.ErrLeaseNotFound) and ignore_value/ignore_lease
 // (rpcerr.ErrKeyNotFound) before writing anything, then writes the key at the
-// next revision. b must be the indexed batch of the current raft Ready.
+// next revision. b must be the indexed batch of the current raft Ready. The
+// event handed to OnCommit aliases r.Key and r.Value: do not modify r after.
 func (s *Store) Put(b *pebble.Batch, r *pb.PutRequest) (*pb.PutResponse, error) {
 	a, err := s.begin(b)
 	if err != nil {
@@ -214,7 +215,7 @@ func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 	if r.IgnoreLease {
 		lease = old.lease
 	}
-	resp := &pb.PutResponse{Header: &pb.ResponseHeader{Revision: rev}}
+	resp := newPutResponse(rev)
 	var alloc kvAlloc
 	if r.PrevKv && found {
 		resp.PrevKv = old.keyValue(&alloc, key, true)
@@ -232,7 +233,7 @@ func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 	if err := t.b.Set(a.kbuf, a.vbuf, nil); err != nil {
 		return nil, err
 	}
-	a.hbuf = appendHistKey(a.hbuf[:0], key, rev)
+	a.hbuf = appendHistKey(a.hbuf[:0], key, rev, t.changes)
 	if err := t.b.Set(a.hbuf, a.vbuf[uvarintLen(uint64(rev)):], nil); err != nil {
 		return nil, err
 	}
@@ -253,9 +254,10 @@ func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 	}
 	t.changes++
 	if t.s.cfg.OnCommit != nil {
-		t.events = append(t.events, &mvccpb.Event{Type: mvccpb.Event_PUT, Kv: &mvccpb.KeyValue{
-			Key: key, Value: value, CreateRevision: create, ModRevision: rev, Version: version, Lease: lease,
-		}})
+		ev := newEvent(mvccpb.Event_PUT)
+		ev.Kv.Key, ev.Kv.Value, ev.Kv.Lease = key, value, lease
+		ev.Kv.CreateRevision, ev.Kv.ModRevision, ev.Kv.Version = create, rev, version
+		t.events = append(t.events, ev)
 	}
 	return resp, nil
 }
@@ -319,7 +321,7 @@ func (t *wtxn) del(key []byte, lease int64) error {
 	if err := t.b.Delete(a.kbuf, nil); err != nil {
 		return err
 	}
-	a.hbuf = appendHistKey(a.hbuf[:0], key, rev)
+	a.hbuf = appendHistKey(a.hbuf[:0], key, rev, t.changes)
 	if err := t.b.Set(a.hbuf, nil, nil); err != nil { // empty: tombstone
 		return err
 	}
@@ -334,7 +336,9 @@ func (t *wtxn) del(key []byte, lease int64) error {
 	}
 	t.changes++
 	if t.s.cfg.OnCommit != nil {
-		t.events = append(t.events, &mvccpb.Event{Type: mvccpb.Event_DELETE, Kv: &mvccpb.KeyValue{Key: key, ModRevision: rev}})
+		ev := newEvent(mvccpb.Event_DELETE)
+		ev.Kv.Key, ev.Kv.ModRevision = key, rev
+		t.events = append(t.events, ev)
 	}
 	return nil
 }
@@ -353,6 +357,27 @@ func (r *record) keyValue(alloc *kvAlloc, key []byte, withValue bool) *mvccpb.Ke
 		kv.Value = alloc.bytes(r.value)
 	}
 	return kv
+}
+
+// newEvent allocates an Event and its KeyValue together.
+func newEvent(typ mvccpb.Event_EventType) *mvccpb.Event {
+	e := &struct {
+		ev mvccpb.Event
+		kv mvccpb.KeyValue
+	}{}
+	e.ev.Type, e.ev.Kv = typ, &e.kv
+	return &e.ev
+}
+
+// newPutResponse allocates a PutResponse and its header together.
+func newPutResponse(rev int64) *pb.PutResponse {
+	r := &struct {
+		resp pb.PutResponse
+		hdr  pb.ResponseHeader
+	}{}
+	r.hdr.Revision = rev
+	r.resp.Header = &r.hdr
+	return &r.resp
 }
 
 func uvarintLen(v uint64) int {

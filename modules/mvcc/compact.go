@@ -230,12 +230,12 @@ func (c *compactor) step(target int64, cursor, below, upper []byte) (next []byte
 // compactKey writes into b the deletion of key's history superseded at
 // target. buf is scratch space, returned for reuse.
 func compactKey(hit *pebble.Iterator, b *pebble.Batch, key []byte, target int64, buf []byte) ([]byte, error) {
-	buf = appendHistKey(buf[:0], key, target)
+	buf = appendHistSeek(buf[:0], key, target)
 	prefixLen := len(buf) - 8
 	if !hit.SeekGE(buf) || !bytes.HasPrefix(hit.Key(), buf[:prefixLen]) {
 		return buf, hit.Error() // no version at or below target (already removed)
 	}
-	_, rev, err := splitHistKey(hit.Key())
+	_, rev, _, err := splitHistKey(hit.Key())
 	if err != nil {
 		return buf, err
 	}

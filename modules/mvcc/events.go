@@ -58,7 +58,7 @@ func (s *Store) Events(ctx context.Context, from int64, maxEvents int, filter fu
 				return nil, 0, 0, err
 			}
 		}
-		r, _, err := decodeRevKey(it.Key())
+		r, sub, err := decodeRevKey(it.Key())
 		if err != nil {
 			return nil, 0, 0, err
 		}
@@ -84,20 +84,16 @@ func (s *Store) Events(ctx context.Context, from int64, maxEvents int, filter fu
 			evs = append(evs, &mvccpb.Event{Type: mvccpb.Event_DELETE, Kv: kv})
 			continue
 		}
-		hbuf = appendHistKey(hbuf[:0], key, r)
+		hbuf = appendHistKey(hbuf[:0], key, r, sub)
 		hv, closer, err := v.snap.Get(hbuf)
 		if errors.Is(err, pebble.ErrNotFound) {
-			return nil, 0, 0, fmt.Errorf("%w: no history for revision entry %x", errCorrupt, it.Key())
+			// Compacted: a key written twice in the compacted revision (a txn
+			// with duplicate keys, which the kv service rejects) keeps only
+			// its last write, as etcd.
+			continue
 		}
 		if err != nil {
 			return nil, 0, 0, err
-		}
-		if len(hv) == 0 {
-			// The key was put and deleted in the same revision (only a txn
-			// with duplicate keys, which the kv service rejects, does that):
-			// the history keeps the last change, so the put is not reported.
-			closer.Close()
-			continue
 		}
 		rec, err := decodeRecord(hv, r)
 		if err != nil {

@@ -24,6 +24,8 @@ type harness struct {
 	cfg    Config
 	leases map[int64]bool
 	events []committed
+	// prod opens pebble with storage's production defaults (benchmarks).
+	prod bool
 }
 
 type committed struct {
@@ -45,14 +47,20 @@ func newHarnessCfg(t testing.TB, cfg Config) *harness {
 
 func (h *harness) open() {
 	h.t.Helper()
-	db, err := storage.Open(storage.Config{Dir: h.dir, CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
+	scfg := storage.Config{Dir: h.dir, CacheBytes: 8 << 20, MemTableBytes: 4 << 20}
+	if h.prod {
+		scfg = storage.Config{Dir: h.dir}
+	}
+	db, err := storage.Open(scfg)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	cfg := h.cfg
 	cfg.LeaseExists = func(id int64) bool { return h.leases[id] }
-	cfg.OnCommit = func(rev int64, evs []*mvccpb.Event) {
-		h.events = append(h.events, committed{rev, evs})
+	if cfg.OnCommit == nil {
+		cfg.OnCommit = func(rev int64, evs []*mvccpb.Event) {
+			h.events = append(h.events, committed{rev, evs})
+		}
 	}
 	s, err := New(db, cfg)
 	if err != nil {
@@ -236,11 +244,14 @@ func describeKey(k, v []byte) string {
 	case prefixLive:
 		return "live " + printable(k[1:])
 	case prefixHistory:
-		p, rev, err := splitHistKey(k)
+		p, rev, sub, err := splitHistKey(k)
 		if err != nil {
 			return fmt.Sprintf("bad %x", k)
 		}
 		s := fmt.Sprintf("hist %s@%d", printable(appendUnescaped(nil, p)), rev)
+		if sub > 0 {
+			s += fmt.Sprintf(".%d", sub)
+		}
 		if len(v) == 0 {
 			s += " del"
 		}

@@ -74,10 +74,21 @@ func appendHistPrefix(dst, key []byte) []byte {
 	return append(dst, escByte, escTerm)
 }
 
-// appendHistKey appends the history key of (key, rev).
-func appendHistKey(dst, key []byte, rev int64) []byte {
+// appendHistKey appends the history key of (key, rev, sub).
+func appendHistKey(dst, key []byte, rev int64, sub uint32) []byte {
+	dst = appendUint64Desc(appendHistPrefix(dst, key), rev)
+	return binary.BigEndian.AppendUint32(dst, ^sub)
+}
+
+// appendHistSeek appends the history prefix of key and rev: it sorts just
+// before the entries of key at rev, and so after all its newer entries: the
+// first entry at or after it is the latest version of key at or below rev.
+func appendHistSeek(dst, key []byte, rev int64) []byte {
 	return appendUint64Desc(appendHistPrefix(dst, key), rev)
 }
+
+// histSuffixLen is the length of the (rev, sub) suffix of a history key.
+const histSuffixLen = 8 + 4
 
 // appendUint64Desc appends rev so that larger revisions sort first.
 func appendUint64Desc(dst []byte, rev int64) []byte {
@@ -100,13 +111,14 @@ func appendHistBound(dst, key []byte) []byte {
 }
 
 // splitHistKey splits a history key into its prefix (up to and including the
-// terminator, so a prefix identifies one user key) and revision.
-func splitHistKey(k []byte) (prefix []byte, rev int64, err error) {
-	if len(k) < 1+2+8 || k[0] != prefixHistory || k[len(k)-10] != escByte || k[len(k)-9] != escTerm {
-		return nil, 0, fmt.Errorf("%w: history key %q", errCorrupt, k)
+// terminator, so a prefix identifies one user key), revision and
+// sub-revision.
+func splitHistKey(k []byte) (prefix []byte, rev int64, sub uint32, err error) {
+	n := len(k) - histSuffixLen
+	if n < 3 || k[0] != prefixHistory || k[n-2] != escByte || k[n-1] != escTerm {
+		return nil, 0, 0, fmt.Errorf("%w: history key %q", errCorrupt, k)
 	}
-	n := len(k) - 8
-	return k[:n], int64(^binary.BigEndian.Uint64(k[n:])), nil
+	return k[:n], int64(^binary.BigEndian.Uint64(k[n:])), ^binary.BigEndian.Uint32(k[n+8:]), nil
 }
 
 // appendUnescaped appends the user key of a history prefix (as returned by

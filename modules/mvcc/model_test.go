@@ -25,6 +25,7 @@ import (
 
 type mver struct {
 	rev, create, version, lease int64
+	sub                         int
 	value                       string
 	tomb                        bool
 }
@@ -33,6 +34,7 @@ type model struct {
 	rev, compactRev int64
 	hist            map[string][]mver // versions in write order
 	events          []string          // per write txn: "rev: events"
+	evKeys          [][]string        // per write txn: the key of each event
 	leases          map[int64]bool
 }
 
@@ -47,6 +49,7 @@ func (m *model) clone() *model {
 		c.hist[k] = slices.Clone(v)
 	}
 	c.events = slices.Clone(m.events)
+	c.evKeys = slices.Clone(m.evKeys)
 	return &c
 }
 
@@ -95,6 +98,7 @@ type mtxn struct {
 	m       *model
 	changes int
 	events  []string
+	keys    []string
 }
 
 func (t *mtxn) curRev() int64 {
@@ -108,6 +112,7 @@ func (t *mtxn) end() {
 	if t.changes > 0 {
 		t.m.rev++
 		t.m.events = append(t.m.events, fmt.Sprintf("%d: %s", t.m.rev, strings.Join(t.events, "; ")))
+		t.m.evKeys = append(t.m.evKeys, t.keys)
 	}
 }
 
@@ -127,6 +132,10 @@ func (t *mtxn) rangeReq(r *pb.RangeRequest) (*pb.RangeResponse, error) {
 	resp := &pb.RangeResponse{Header: &pb.ResponseHeader{Revision: cur}, Count: int64(len(all))}
 	if r.CountOnly {
 		return resp, nil
+	}
+	filtered := r.MinModRevision != 0 || r.MaxModRevision != 0 || r.MinCreateRevision != 0 || r.MaxCreateRevision != 0
+	if r.SortOrder == pb.RangeRequest_NONE && !filtered && r.Limit > 0 && len(all) > int(r.Limit)+1 {
+		all = all[:r.Limit+1] // etcd fetches limit+1 keys when no order or filter is asked
 	}
 	var kept []*mvccpb.KeyValue
 	for _, kv := range all {
@@ -190,7 +199,7 @@ func (t *mtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 		return nil, rpcerr.ErrKeyNotFound
 	}
 	rev := t.m.rev + 1
-	v := mver{rev: rev, create: rev, version: 1, lease: r.Lease, value: string(r.Value)}
+	v := mver{rev: rev, sub: t.changes, create: rev, version: 1, lease: r.Lease, value: string(r.Value)}
 	if ok {
 		v.create, v.version = old.create, old.version+1
 	}
@@ -207,6 +216,7 @@ func (t *mtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 	t.m.hist[k] = append(t.m.hist[k], v)
 	t.changes++
 	t.events = append(t.events, fmt.Sprintf("PUT %s@%d{c=%d,v=%d,l=%d}=%s", printable(r.Key), rev, v.create, v.version, v.lease, v.value))
+	t.keys = append(t.keys, k)
 	return resp, nil
 }
 
@@ -219,9 +229,10 @@ func (t *mtxn) del(r *pb.DeleteRangeRequest) *pb.DeleteRangeResponse {
 	}
 	for _, kv := range kvs {
 		k := string(kv.Key)
-		t.m.hist[k] = append(t.m.hist[k], mver{rev: rev, tomb: true})
+		t.m.hist[k] = append(t.m.hist[k], mver{rev: rev, sub: t.changes, tomb: true})
 		t.changes++
 		t.events = append(t.events, fmt.Sprintf("DELETE %s@%d", printable(kv.Key), rev))
+		t.keys = append(t.keys, k)
 	}
 	resp.Header.Revision = t.curRev()
 	return resp
@@ -330,16 +341,13 @@ func (m *model) txn(r *pb.TxnRequest) (*pb.TxnResponse, error) {
 
 // expectedHistory is the physical history after compaction to m.compactRev:
 // every version above it, and the latest at or below it unless that is a
-// tombstone below it. Versions of one key at one revision collapse.
+// tombstone below it.
 func (m *model) expectedHistory() []string {
 	var out []string
 	for _, k := range slices.Sorted(maps.Keys(m.hist)) {
 		vs := m.hist[k]
 		var keep []mver
 		for i := len(vs) - 1; i >= 0; i-- {
-			if len(keep) > 0 && keep[len(keep)-1].rev == vs[i].rev {
-				continue // an earlier write of the same revision
-			}
 			if vs[i].rev > m.compactRev {
 				keep = append(keep, vs[i])
 				continue
@@ -351,6 +359,9 @@ func (m *model) expectedHistory() []string {
 		}
 		for _, v := range keep {
 			s := fmt.Sprintf("hist %s@%d", printable([]byte(k)), v.rev)
+			if v.sub > 0 {
+				s += fmt.Sprintf(".%d", v.sub)
+			}
 			if v.tomb {
 				s += " del"
 			}
@@ -477,8 +488,8 @@ func sameErr(got, want error) bool {
 }
 
 func TestModel(t *testing.T) {
-	seeds := 12
-	steps := 300
+	seeds := 16
+	steps := 400
 	if testing.Short() {
 		seeds = 3
 	}
@@ -621,11 +632,24 @@ func testModel(t *testing.T, seed uint64, steps int) {
 	// model, and Events from the compacted revision matches the model's
 	// events from there.
 	var mev []string
-	for _, e := range m.events {
+	for i, e := range m.events {
 		var rev int64
 		fmt.Sscanf(e, "%d:", &rev)
-		if rev >= max(m.compactRev, 1) {
+		switch {
+		case rev > m.compactRev:
 			mev = append(mev, e)
+		case rev == m.compactRev:
+			// Compaction keeps only the last write of a key at the
+			// compacted revision (duplicate keys in a txn), as etcd.
+			evs := strings.Split(strings.TrimPrefix(e, fmt.Sprintf("%d: ", rev)), "; ")
+			keys := m.evKeys[i]
+			var kept []string
+			for j := range evs {
+				if !slices.Contains(keys[j+1:], keys[j]) {
+					kept = append(kept, evs[j])
+				}
+			}
+			mev = append(mev, fmt.Sprintf("%d: %s", rev, strings.Join(kept, "; ")))
 		}
 	}
 	evs, _, _, err := h.s.Events(context.Background(), max(m.compactRev, 1), 0, nil)

@@ -3,6 +3,7 @@ package mvcc
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -123,7 +124,11 @@ func execRange(ctx context.Context, rd reader, curRev, compactRev int64, r *pb.R
 		order = pb.RangeRequest_NONE
 	}
 	reverse := r.SortTarget == pb.RangeRequest_KEY && order == pb.RangeRequest_DESCEND && sp.live
-	stream := order == pb.RangeRequest_NONE || reverse
+	// etcd fetches limit+1 keys in key order unless the request asked for an
+	// order or a revision filter, and then sorts only those: a non-KEY
+	// target with order NONE sorts the first limit+1 keys, not the range.
+	filtered := r.MinModRevision != 0 || r.MaxModRevision != 0 || r.MinCreateRevision != 0 || r.MaxCreateRevision != 0
+	stream := order == pb.RangeRequest_NONE || reverse || (r.SortOrder == pb.RangeRequest_NONE && !filtered)
 	// collectMax is how many passing keys to collect (0: all).
 	collectMax := 0
 	if stream && r.Limit > 0 {
@@ -141,6 +146,9 @@ func execRange(ctx context.Context, rd reader, curRev, compactRev int64, r *pb.R
 		kvs   []*mvccpb.KeyValue
 		count int64
 	)
+	if collectMax > 0 {
+		kvs = make([]*mvccpb.KeyValue, 0, min(collectMax, 1024))
+	}
 	for c.next() {
 		count++
 		if collectMax > 0 && len(kvs) == collectMax {
@@ -154,7 +162,11 @@ func execRange(ctx context.Context, rd reader, curRev, compactRev int64, r *pb.R
 			continue
 		}
 		kv := alloc.kv()
-		kv.Key = alloc.bytes(c.key())
+		k := c.key()
+		if withValues {
+			alloc.reserve(len(k) + len(rec.value))
+		}
+		kv.Key = alloc.bytes(k)
 		kv.CreateRevision = rec.create
 		kv.ModRevision = rec.mod
 		kv.Version = rec.version
@@ -252,11 +264,14 @@ func (s byValue) Len() int             { return len(s) }
 func (s byValue) Swap(i, j int)        { s[i], s[j] = s[j], s[i] }
 func (s byValue) Less(i, j int) bool   { return bytes.Compare(s[i].Value, s[j].Value) < 0 }
 
-// kvAlloc hands out KeyValues and byte copies from chunks, so a range of n
-// keys costs a few allocations instead of 3n.
+// kvAlloc hands out KeyValues and byte copies from chunks that grow from
+// small to kvChunk/arenaChunk, so a range of n keys costs O(log n)
+// allocations instead of 3n, and a single key a few small ones.
 type kvAlloc struct {
-	kvs   []mvccpb.KeyValue
-	arena []byte
+	kvs    []mvccpb.KeyValue
+	nkvs   int // KeyValues allocated so far
+	arena  []byte
+	narena int // arena bytes allocated so far
 }
 
 const (
@@ -266,11 +281,23 @@ const (
 
 func (a *kvAlloc) kv() *mvccpb.KeyValue {
 	if len(a.kvs) == 0 {
-		a.kvs = make([]mvccpb.KeyValue, kvChunk)
+		n := min(max(a.nkvs, 1), kvChunk)
+		a.kvs = make([]mvccpb.KeyValue, n)
+		a.nkvs += n
 	}
 	kv := &a.kvs[0]
 	a.kvs = a.kvs[1:]
 	return kv
+}
+
+// reserve makes room for n more bytes in the current chunk.
+func (a *kvAlloc) reserve(n int) {
+	if cap(a.arena)-len(a.arena) >= n || n > arenaChunk/4 {
+		return
+	}
+	size := max(n, min(a.narena, arenaChunk))
+	a.arena = make([]byte, 0, size)
+	a.narena += size
 }
 
 func (a *kvAlloc) bytes(b []byte) []byte {
@@ -280,9 +307,7 @@ func (a *kvAlloc) bytes(b []byte) []byte {
 	if len(b) > arenaChunk/4 {
 		return bytes.Clone(b)
 	}
-	if cap(a.arena)-len(a.arena) < len(b) {
-		a.arena = make([]byte, 0, arenaChunk)
-	}
+	a.reserve(len(b))
 	n := len(a.arena)
 	a.arena = append(a.arena, b...)
 	return a.arena[n:len(a.arena):len(a.arena)]
@@ -331,7 +356,7 @@ func (sp *span) open(ctx context.Context, rd reader, reverse bool) (cursor, erro
 	default:
 		var lo, hi []byte
 		if sp.end == nil {
-			lo = appendHistKey(nil, sp.key, sp.rev)
+			lo = appendHistSeek(nil, sp.key, sp.rev)
 			hi = appendHistEnd(nil, sp.key)
 		} else {
 			lo = appendHistBound(nil, sp.key)
@@ -498,18 +523,20 @@ func (c *histCursor) next() bool {
 				return false
 			}
 		}
-		prefix, rev, err := splitHistKey(c.it.Key())
+		prefix, rev, _, err := splitHistKey(c.it.Key())
 		if err != nil {
 			c.e = err
 			return false
 		}
 		c.prefix = append(c.prefix[:0], prefix...)
 		if rev > c.rev {
-			c.seek = appendUint64Desc(append(c.seek[:0], c.prefix...), c.rev)
-			if !c.it.SeekGE(c.seek) {
+			// Newer than rev: step to the key's entry at or below rev,
+			// with a few Nexts (keys rarely have many newer versions),
+			// else a seek.
+			if !c.older() {
 				return false
 			}
-			prefix, rev, err = splitHistKey(c.it.Key())
+			prefix, rev, _, err = splitHistKey(c.it.Key())
 			if err != nil {
 				c.e = err
 				return false
@@ -532,6 +559,25 @@ func (c *histCursor) next() bool {
 		return true
 	}
 	return false
+}
+
+// older moves from an entry of c.prefix's key newer than c.rev to its first
+// entry at or below c.rev or, if there is none, to the next key's first.
+func (c *histCursor) older() bool {
+	for range skipNexts {
+		if !c.it.Next() {
+			return false
+		}
+		k := c.it.Key()
+		if !bytes.HasPrefix(k, c.prefix) || len(k) != len(c.prefix)+histSuffixLen {
+			return true
+		}
+		if int64(^binary.BigEndian.Uint64(k[len(c.prefix):])) <= c.rev {
+			return true
+		}
+	}
+	c.seek = appendUint64Desc(append(c.seek[:0], c.prefix...), c.rev)
+	return c.it.SeekGE(c.seek)
 }
 
 // skip moves past the remaining (older) entries of c.prefix's key.

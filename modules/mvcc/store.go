@@ -55,7 +55,8 @@ type Store struct {
 	// ap is the apply side's state, owned by the apply goroutine.
 	ap applyState
 
-	comp *compactor
+	comp      *compactor
+	closeOnce sync.Once
 }
 
 // view is one consistent read state: a pebble snapshot and the revisions it
@@ -178,12 +179,14 @@ func getMeta(r pebble.Reader, key []byte) (int64, error) {
 // Close stops the background compaction (an unfinished one resumes on the next
 // New) and releases the Store's snapshot. Reads must have finished.
 func (s *Store) Close() error {
-	s.comp.close()
-	s.pubMu.Lock()
-	defer s.pubMu.Unlock()
-	if v := s.cur.Swap(nil); v != nil {
-		v.release()
-	}
+	s.closeOnce.Do(func() {
+		s.comp.close()
+		s.pubMu.Lock()
+		defer s.pubMu.Unlock()
+		if v := s.cur.Swap(nil); v != nil {
+			v.release()
+		}
+	})
 	return nil
 }
 
