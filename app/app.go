@@ -173,7 +173,11 @@ func raftConfig(c *config.Config, log *zap.Logger) (raftlog.Config, error) {
 }
 
 func kvConfig(c *config.Config) kv.Config {
-	return kv.Config{MaxRequestBytes: c.MaxRequestBytes, MaxTxnOps: c.MaxTxnOps}
+	return kv.Config{
+		MaxRequestBytes: c.MaxRequestBytes,
+		MaxTxnOps:       c.MaxTxnOps,
+		RequestTimeout:  5*time.Second + 2*c.ElectionTimeout,
+	}
 }
 
 func serverConfig(c *config.Config) server.Config {

@@ -8,6 +8,7 @@ import (
 
 	raftpbv1 "github.com/cairnkv/cairn/gen/cairn/raftpb/v1"
 	"github.com/cairnkv/cairn/modules/mvcc"
+	"github.com/cairnkv/cairn/modules/rpcerr"
 )
 
 // Result is what applying one proposal gives its proposer.
@@ -28,13 +29,16 @@ type Applier struct {
 // NewApplier returns the state machine of the KV service over store.
 func NewApplier(store *mvcc.Store) *Applier { return &Applier{store: store} }
 
-// ApplyEntry implements raftlog.Applier.
-func (a *Applier) ApplyEntry(b *pebble.Batch, index uint64, data []byte) (uint64, any) {
+// ApplyEntry implements raftlog.Applier. A client-visible error (an
+// rpcerr: compacted, lease not found, ...) is the proposer's result; any
+// other error of the store is a storage failure that leaves b unusable.
+func (a *Applier) ApplyEntry(b *pebble.Batch, index uint64, data []byte) (uint64, any, error) {
 	req := &a.req
 	proto.Reset(req)
 	if err := proto.Unmarshal(data, req); err != nil {
-		// Every member fails the same way on the same bytes: deterministic.
-		return 0, Result{Err: fmt.Errorf("kv: entry %d: %w", index, err)}
+		// Every member fails the same way on the same bytes: deterministic,
+		// and nothing was written.
+		return 0, Result{Err: fmt.Errorf("kv: entry %d: %w", index, err)}, nil
 	}
 	var r Result
 	switch op := req.Op.(type) {
@@ -49,7 +53,10 @@ func (a *Applier) ApplyEntry(b *pebble.Batch, index uint64, data []byte) (uint64
 	default:
 		r.Err = fmt.Errorf("kv: entry %d: unknown request", index)
 	}
-	return req.Id, r
+	if r.Err != nil && rpcerr.As(r.Err) == nil && req.Op != nil {
+		return req.Id, nil, r.Err
+	}
+	return req.Id, r, nil
 }
 
 // Committed implements raftlog.Applier.

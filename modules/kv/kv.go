@@ -10,6 +10,7 @@ package kv
 import (
 	"context"
 	"errors"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
@@ -28,6 +29,10 @@ type Config struct {
 	MaxRequestBytes uint
 	// MaxTxnOps is --max-txn-ops (default 128).
 	MaxTxnOps uint
+	// RequestTimeout bounds a write's wait for raft, as etcd's ReqTimeout
+	// (5s + 2 × election timeout; default 7s): past it the caller gets
+	// "request timed out".
+	RequestTimeout time.Duration
 }
 
 // Raft is what the service needs of the raft node.
@@ -53,6 +58,9 @@ func New(cfg Config, store *mvcc.Store, r Raft) *Service {
 	}
 	if cfg.MaxTxnOps == 0 {
 		cfg.MaxTxnOps = 128
+	}
+	if cfg.RequestTimeout == 0 {
+		cfg.RequestTimeout = 7 * time.Second
 	}
 	return &Service{cfg: cfg, store: store, raft: r}
 }
@@ -225,6 +233,8 @@ func (s *Service) propose(ctx context.Context, req *raftpbv1.Request) (Result, e
 	if len(data) > int(s.cfg.MaxRequestBytes) {
 		return Result{}, rpcerr.ErrRequestTooLarge
 	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
 	v, err := s.raft.Propose(ctx, req.Id, data)
 	if err != nil {
 		return Result{}, ToRPC(err)

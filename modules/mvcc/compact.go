@@ -80,9 +80,18 @@ func (c *compactor) waitLocked(rev int64, ch chan struct{}) {
 	c.mu.waiters = append(c.mu.waiters, compactWaiter{rev: rev, done: ch})
 }
 
+// close stops the compactor and releases every waiter: the compaction is
+// recorded and its physical removal resumes when the store is opened again,
+// so a caller of a physical Compact must not wait for it through a shutdown.
 func (c *compactor) close() {
 	close(c.stop)
 	<-c.exit
+	c.mu.Lock()
+	for _, w := range c.mu.waiters {
+		close(w.done)
+	}
+	c.mu.waiters = nil
+	c.mu.Unlock()
 }
 
 var errStopped = errors.New("mvcc: compaction stopped")

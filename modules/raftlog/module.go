@@ -17,7 +17,7 @@ func newFx(lc fx.Lifecycle, db *pebble.DB, cfg Config, app Applier) (*Node, erro
 		return nil, err
 	}
 	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error { n.Start(); return nil },
+		OnStart: n.Start,
 		OnStop:  func(context.Context) error { n.Stop(); return nil },
 	})
 	return n, nil

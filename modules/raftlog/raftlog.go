@@ -59,7 +59,10 @@ type Applier interface {
 	// writes of the entries before it). It returns the proposal ID found in
 	// data and the result for the proposer waiting on that ID. It must be
 	// deterministic: every member applies the same entries to the same state.
-	ApplyEntry(b *pebble.Batch, index uint64, data []byte) (id uint64, result any)
+	// A request that fails (a compare, a missing lease) is a result, not an
+	// error: err is for a failure of the state machine itself (storage),
+	// after which b is unusable and the member stops.
+	ApplyEntry(b *pebble.Batch, index uint64, data []byte) (id uint64, result any, err error)
 	// Committed is called once b was committed.
 	Committed(b *pebble.Batch)
 	// Aborted is called instead of Committed when committing b failed.
@@ -171,6 +174,7 @@ type Node struct {
 
 	// Raft loop state.
 	keyBuf      []byte
+	bootCommit  uint64 // commit index found at start: replayed before Start returns
 	truncIndex  uint64
 	lastTrunc   uint64 // applied index at the last truncation check
 	readSeq     uint64
@@ -227,6 +231,15 @@ func New(db *pebble.DB, cfg Config, app Applier) (*Node, error) {
 		n.clusterID, n.memberID = cfg.ClusterID, cfg.MemberID
 		b := db.NewBatch()
 		if err := putUint64s(b, keyIdentity, n.clusterID, n.memberID); err != nil {
+			return nil, err
+		}
+		// The initial voters, so that a crash before the first apply batch
+		// still restarts with them.
+		cs, err := (&raftpb.ConfState{Voters: cfg.Peers}).Marshal()
+		if err != nil {
+			return nil, err
+		}
+		if err := b.Set(keyConfState, cs, nil); err != nil {
 			return nil, err
 		}
 		if err := b.Commit(pebble.Sync); err != nil {
@@ -302,7 +315,14 @@ func New(db *pebble.DB, cfg Config, app Applier) (*Node, error) {
 		vs = append([]uint64(nil), cfg.Peers...)
 	}
 	n.voters.Store(&vs)
-	n.lastIndex.Store(p.hardState.Commit)
+	n.bootCommit = p.hardState.Commit
+	last := p.truncIndex
+	if len(p.entries) > 0 {
+		last = p.entries[len(p.entries)-1].Index
+	}
+	n.lastIndex.Store(last)
+	n.commit.Store(p.hardState.Commit)
+	n.term.Store(p.hardState.Term)
 	return n, nil
 }
 
@@ -312,8 +332,12 @@ func (n *Node) ClusterID() uint64 { return n.clusterID }
 // MemberID returns this member's ID.
 func (n *Node) MemberID() uint64 { return n.memberID }
 
-// Start runs the raft and apply loops. A single voter campaigns at once.
-func (n *Node) Start() {
+// Start runs the raft and apply loops and returns once every entry committed
+// before the start is applied (replay), so that reads after it see every
+// write acknowledged before a restart. A single voter campaigns at once.
+func (n *Node) Start(ctx context.Context) error {
+	n.done.Add(1)
+	go n.runApply()
 	vs := *n.voters.Load()
 	if len(vs) == 1 && vs[0] == n.memberID {
 		// Handle the bootstrap Ready first so the campaign sees a persisted log.
@@ -329,9 +353,12 @@ func (n *Node) Start() {
 			n.handleReady()
 		}
 	}
-	n.done.Add(2)
+	n.done.Add(1)
 	go n.runRaft()
-	go n.runApply()
+	if err := n.WaitApplied(ctx, n.bootCommit); err != nil {
+		return fmt.Errorf("raftlog: replaying the log: %w", err)
+	}
+	return nil
 }
 
 // Stop stops both loops once the entries handed to apply are applied.
@@ -437,9 +464,21 @@ func (n *Node) WaitApplied(ctx context.Context, index uint64) error {
 	case <-ch:
 		return nil
 	case <-ctx.Done():
+		n.dropAppliedWaiter(ch)
 		return ctx.Err()
 	case <-n.stopc:
 		return ErrStopped
+	}
+}
+
+func (n *Node) dropAppliedWaiter(ch chan struct{}) {
+	n.appliedMu.Lock()
+	defer n.appliedMu.Unlock()
+	for i, w := range n.appliedWaiters {
+		if w.ch == ch {
+			n.appliedWaiters = append(n.appliedWaiters[:i], n.appliedWaiters[i+1:]...)
+			return
+		}
 	}
 }
 
@@ -605,10 +644,10 @@ func (n *Node) handleReady() {
 				job.confState = n.applyConfChange(e)
 			}
 		}
-		select {
-		case n.applyc <- job:
-		case <-n.stopc:
-		}
+		// Never dropped, even when stopping: the apply loop drains applyc
+		// until the raft loop closes it, and an entry handed over here is
+		// one raft will not hand over again.
+		n.applyc <- job
 	}
 	n.rn.Advance(rd)
 	if n.inflight == nil {
@@ -641,20 +680,34 @@ func (n *Node) runApply() {
 	defer n.done.Done()
 	for job := range n.applyc {
 		jobs := []applyJob{job}
+		size := job.size()
 	drain:
-		for len(jobs) < 64 {
+		for len(jobs) < 64 && size < maxApplyBatchBytes {
 			select {
 			case j, ok := <-n.applyc:
 				if !ok {
 					break drain
 				}
 				jobs = append(jobs, j)
+				size += j.size()
 			default:
 				break drain
 			}
 		}
 		n.apply(jobs)
 	}
+}
+
+// maxApplyBatchBytes bounds the entry bytes applied in one pebble batch
+// (pebble refuses batches near 4 GiB; a smaller bound also caps memory).
+const maxApplyBatchBytes = 64 << 20
+
+func (j applyJob) size() int {
+	n := 0
+	for i := range j.ents {
+		n += len(j.ents[i].Data)
+	}
+	return n
 }
 
 type result struct {
@@ -678,9 +731,16 @@ func (n *Node) apply(jobs []applyJob) {
 			if e.Index <= applied {
 				continue
 			}
+			if e.Index != last+1 {
+				n.log.Fatal("committed entries out of order", zap.Uint64("applied", last), zap.Uint64("next", e.Index))
+			}
 			last = e.Index
 			if e.Type == raftpb.EntryNormal && len(e.Data) > 0 {
-				id, r := n.app.ApplyEntry(b, e.Index, e.Data)
+				id, r, err := n.app.ApplyEntry(b, e.Index, e.Data)
+				if err != nil {
+					n.app.Aborted(b)
+					n.log.Fatal("apply failed", zap.Uint64("index", e.Index), zap.Error(err))
+				}
 				results = append(results, result{id, r})
 			}
 		}

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -26,6 +27,10 @@ type Params struct {
 	Health    HealthFunc `optional:"true"`
 }
 
+// GracefulStopTimeout bounds how long Stop lets in-flight calls finish
+// before it closes the remaining connections and streams.
+const GracefulStopTimeout = 5 * time.Second
+
 // NewFx builds the Server and registers its OnStart (Start) and OnStop (Stop,
 // graceful until the stop context ends) hooks.
 func NewFx(p Params) (*Server, error) {
@@ -35,7 +40,13 @@ func NewFx(p Params) (*Server, error) {
 	}
 	p.Lifecycle.Append(fx.Hook{
 		OnStart: func(context.Context) error { return s.Start() },
-		OnStop:  s.Stop,
+		OnStop: func(ctx context.Context) error {
+			// Bounded, so the hooks after this one (raft, storage) still
+			// run within the app's stop deadline when streams stay open.
+			ctx, cancel := context.WithTimeout(ctx, GracefulStopTimeout)
+			defer cancel()
+			return s.Stop(ctx)
+		},
 	})
 	return s, nil
 }

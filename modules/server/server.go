@@ -198,9 +198,10 @@ func New(cfg Config, log *zap.Logger, svc Services, health HealthFunc) (*Server,
 		grpc.MaxSendMsgSize(math.MaxInt32),
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
 		grpc.NumStreamWorkers(cfg.NumStreamWorkers),
-		// etcd's --grpc-keepalive-min-time default. Permitting pings without
-		// streams spares idle clientv3 connections a GOAWAY (etcd itself
-		// sets false).
+		// Stop waits for handlers to return, so nothing below the server
+		// (raft, mvcc, pebble) is closed under a running handler.
+		grpc.WaitForHandlers(true),
+		// etcd's --grpc-keepalive-min-time default.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             5 * time.Second,
 			PermitWithoutStream: false, // as etcd 3.6
