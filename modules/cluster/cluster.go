@@ -10,6 +10,7 @@ import (
 	pb "github.com/cairnkv/cairn/gen/etcdserverpb"
 	"github.com/cairnkv/cairn/modules/kv"
 	"github.com/cairnkv/cairn/modules/raftlog"
+	"github.com/cairnkv/cairn/modules/rpcerr"
 )
 
 // Member describes this member as its flags configure it.
@@ -57,4 +58,26 @@ func (s *Service) MemberList(ctx context.Context, r *pb.MemberListRequest) (*pb.
 			ClientURLs: s.self.ClientURLs,
 		}},
 	}, nil
+}
+
+// Membership changes arrive with multi-member clusters (raft conf changes).
+
+// MemberAdd implements etcdserverpb.ClusterServer.
+func (s *Service) MemberAdd(context.Context, *pb.MemberAddRequest) (*pb.MemberAddResponse, error) {
+	return nil, rpcerr.Unimplemented("Cluster.MemberAdd")
+}
+
+// MemberRemove implements etcdserverpb.ClusterServer.
+func (s *Service) MemberRemove(context.Context, *pb.MemberRemoveRequest) (*pb.MemberRemoveResponse, error) {
+	return nil, rpcerr.Unimplemented("Cluster.MemberRemove")
+}
+
+// MemberUpdate implements etcdserverpb.ClusterServer.
+func (s *Service) MemberUpdate(context.Context, *pb.MemberUpdateRequest) (*pb.MemberUpdateResponse, error) {
+	return nil, rpcerr.Unimplemented("Cluster.MemberUpdate")
+}
+
+// MemberPromote implements etcdserverpb.ClusterServer.
+func (s *Service) MemberPromote(context.Context, *pb.MemberPromoteRequest) (*pb.MemberPromoteResponse, error) {
+	return nil, rpcerr.Unimplemented("Cluster.MemberPromote")
 }

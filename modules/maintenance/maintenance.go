@@ -5,16 +5,15 @@ package maintenance
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"google.golang.org/grpc"
 
 	pb "github.com/cairnkv/cairn/gen/etcdserverpb"
 	"github.com/cairnkv/cairn/internal/version"
 	"github.com/cairnkv/cairn/modules/kv"
 	"github.com/cairnkv/cairn/modules/raftlog"
+	"github.com/cairnkv/cairn/modules/rpcerr"
 )
 
 // DefaultQuotaBytes is etcd's default backend quota (2 GiB).
@@ -77,7 +76,39 @@ func (s *Service) Alarm(ctx context.Context, r *pb.AlarmRequest) (*pb.AlarmRespo
 	case pb.AlarmRequest_GET:
 		return &pb.AlarmResponse{Header: s.header(s.raft.Status())}, nil
 	default:
-		return nil, status.Error(codes.Unimplemented,
-			fmt.Sprintf("cairn: Maintenance.Alarm %s is not implemented yet", r.Action))
+		return nil, rpcerr.Unimplemented("Maintenance.Alarm " + r.Action.String())
 	}
+}
+
+// The RPCs below arrive with later issues (defragmentation, hashes for
+// corruption checks, snapshots, leadership transfer, downgrades).
+
+// Defragment implements etcdserverpb.MaintenanceServer.
+func (s *Service) Defragment(context.Context, *pb.DefragmentRequest) (*pb.DefragmentResponse, error) {
+	return nil, rpcerr.Unimplemented("Maintenance.Defragment")
+}
+
+// Hash implements etcdserverpb.MaintenanceServer.
+func (s *Service) Hash(context.Context, *pb.HashRequest) (*pb.HashResponse, error) {
+	return nil, rpcerr.Unimplemented("Maintenance.Hash")
+}
+
+// HashKV implements etcdserverpb.MaintenanceServer.
+func (s *Service) HashKV(context.Context, *pb.HashKVRequest) (*pb.HashKVResponse, error) {
+	return nil, rpcerr.Unimplemented("Maintenance.HashKV")
+}
+
+// Snapshot implements etcdserverpb.MaintenanceServer.
+func (s *Service) Snapshot(*pb.SnapshotRequest, grpc.ServerStreamingServer[pb.SnapshotResponse]) error {
+	return rpcerr.Unimplemented("Maintenance.Snapshot")
+}
+
+// MoveLeader implements etcdserverpb.MaintenanceServer.
+func (s *Service) MoveLeader(context.Context, *pb.MoveLeaderRequest) (*pb.MoveLeaderResponse, error) {
+	return nil, rpcerr.Unimplemented("Maintenance.MoveLeader")
+}
+
+// Downgrade implements etcdserverpb.MaintenanceServer.
+func (s *Service) Downgrade(context.Context, *pb.DowngradeRequest) (*pb.DowngradeResponse, error) {
+	return nil, rpcerr.Unimplemented("Maintenance.Downgrade")
 }

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"go.etcd.io/raft/v3/raftpb"
 
 	"github.com/cairnkv/cairn/modules/storage"
@@ -107,6 +110,7 @@ func TestConcurrentProposalsShareReadys(t *testing.T) {
 	defer db.Close()
 	defer n.Stop()
 	const writers, each = 32, 20
+	syncsBefore := histogramCount(t, walFsyncSec)
 	var wg sync.WaitGroup
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
@@ -129,6 +133,19 @@ func TestConcurrentProposalsShareReadys(t *testing.T) {
 	if app.committed >= writers*each {
 		t.Fatalf("%d apply batches for %d proposals: no batching", app.committed, writers*each)
 	}
+	// ... and far fewer synced log appends (fsyncs) than proposals.
+	if syncs := histogramCount(t, walFsyncSec) - syncsBefore; syncs >= writers*each {
+		t.Fatalf("%d synced appends for %d proposals: no group commit", syncs, writers*each)
+	}
+}
+
+func histogramCount(t *testing.T, h prometheus.Histogram) int {
+	t.Helper()
+	var m dto.Metric
+	if err := h.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return int(m.GetHistogram().GetSampleCount())
 }
 
 func TestRestartReplaysAndKeepsState(t *testing.T) {
@@ -186,6 +203,7 @@ func TestReadIndexWaitsForApplied(t *testing.T) {
 	defer db.Close()
 	defer n.Stop()
 	propose(t, n, "x")
+	roundsBefore := testutil.ToFloat64(readIndexRounds)
 	var wg sync.WaitGroup
 	for i := 0; i < 50; i++ {
 		wg.Add(1)
@@ -203,6 +221,58 @@ func TestReadIndexWaitsForApplied(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	if rounds := testutil.ToFloat64(readIndexRounds) - roundsBefore; rounds < 1 || rounds > 50 {
+		t.Fatalf("%v ReadIndex rounds for 50 reads", rounds)
+	}
+}
+
+// Reads that arrive while a round is in flight share the next round. Writers
+// keep the raft loop busy with synced appends, so that 50 reads released at
+// once find it busy and pile up.
+func TestReadIndexBatchesConcurrentReads(t *testing.T) {
+	n, db, _ := open(t, t.TempDir(), Config{})
+	defer db.Close()
+	defer n.Stop()
+	stop := make(chan struct{})
+	var writers sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					propose(t, n, "load")
+				}
+			}
+		}()
+	}
+	defer func() { close(stop); writers.Wait() }()
+	const reads = 200
+	roundsBefore := testutil.ToFloat64(readIndexRounds)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := 0; i < reads; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := n.ReadIndex(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	rounds := testutil.ToFloat64(readIndexRounds) - roundsBefore
+	t.Logf("%v rounds for %d reads", rounds, reads)
+	if rounds > reads/2 {
+		t.Fatalf("%v ReadIndex rounds for %d concurrent reads: reads are not batched", rounds, reads)
+	}
 }
 
 func TestLogTruncation(t *testing.T) {

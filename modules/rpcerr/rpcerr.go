@@ -102,3 +102,9 @@ var (
 	ErrCanceled                      = newErr(codes.Canceled, "etcdserver: request canceled")
 	ErrDeadlineExceeded              = newErr(codes.DeadlineExceeded, "etcdserver: context deadline exceeded")
 )
+
+// Unimplemented is the answer of an RPC that Cairn does not serve yet;
+// method is "Service.Method".
+func Unimplemented(method string) *Error {
+	return newErr(codes.Unimplemented, "cairn: "+method+" is not implemented yet")
+}
