@@ -65,6 +65,7 @@ func Main(args, env []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
+	tuneGC(env)
 	for _, w := range cfg.Warnings() {
 		log.Warn(w)
 	}
@@ -132,6 +133,7 @@ func newLogger(level string) (*zap.Logger, error) {
 	zc := zap.NewProductionConfig()
 	zc.Level = zap.NewAtomicLevelAt(lvl)
 	zc.Sampling = nil
+	zc.DisableStacktrace = true
 	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
 	return zc.Build()
 }
@@ -187,6 +189,7 @@ func serverConfig(c *config.Config) server.Config {
 		MaxConcurrentStreams: c.MaxConcurrentStreams,
 		Version:              version.Cairn,
 		EtcdVersion:          version.Etcd,
+		EnablePprof:          c.EnablePprof,
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"strings"
 
 	"connectrpc.com/connect"
@@ -26,6 +27,14 @@ func (s *Server) httpMux(svc Services, maxRecv int) http.Handler {
 	mux.HandleFunc("/readyz", s.serveReadyz)
 	mux.Handle("/version", versionHandler(s.cfg.Version, s.cfg.EtcdVersion))
 	mux.Handle("/metrics", promhttp.Handler())
+	if s.cfg.EnablePprof {
+		// etcd's --enable-pprof: the runtime profiles under /debug/pprof/.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	return mux
 }
 

@@ -95,6 +95,9 @@ type Config struct {
 	Version string
 	// EtcdVersion is reported as "etcdserver" in /version (e.g. "3.6.8").
 	EtcdVersion string
+	// EnablePprof serves Go's runtime profiles under /debug/pprof/ (etcd's
+	// --enable-pprof).
+	EnablePprof bool
 	// Interceptors are code, not flags: the seam for auth, require-leader and
 	// logging. They run after Cairn's built-in ones (header, metrics, error
 	// mapping), in order.
