@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.uber.org/dig"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
 	"go.uber.org/zap"
@@ -69,15 +70,20 @@ func Main(args, env []string, stdout, stderr io.Writer) int {
 	for _, w := range cfg.Warnings() {
 		log.Warn(w)
 	}
+	// Checks that need no data dir run before one is created.
+	if err := checkSupported(cfg); err != nil {
+		log.Error("cairn cannot start with this configuration", zap.Error(err))
+		return 1
+	}
 	app := fx.New(Options(cfg, log))
 	if err := app.Err(); err != nil {
-		log.Error("cairn failed to start", zap.Error(err))
+		log.Error("cairn failed to start", zap.Error(dig.RootCause(err)))
 		return 1
 	}
 	startCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := app.Start(startCtx); err != nil {
-		log.Error("cairn failed to start", zap.Error(err))
+		log.Error("cairn failed to start", zap.Error(dig.RootCause(err)))
 		return 1
 	}
 	sigc := make(chan os.Signal, 1)
@@ -98,8 +104,11 @@ func Main(args, env []string, stdout, stderr io.Writer) int {
 func Options(cfg *config.Config, log *zap.Logger) fx.Option {
 	return fx.Options(
 		fx.WithLogger(func() fxevent.Logger {
+			// fx's events, its errors too, are debug detail: Main logs
+			// the root cause of a failed start in one line.
 			l := &fxevent.ZapLogger{Logger: log.Named("fx")}
 			l.UseLogLevel(zapcore.DebugLevel)
+			l.UseErrorLevel(zapcore.DebugLevel)
 			return l
 		}),
 		fx.Supply(cfg, log),
@@ -136,6 +145,18 @@ func newLogger(level string) (*zap.Logger, error) {
 	zc.DisableStacktrace = true
 	zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
 	return zc.Build()
+}
+
+// checkSupported rejects what Cairn cannot do yet and must not pretend to:
+// serving clients in clear text when TLS was asked for, or a cluster of
+// more than one member.
+func checkSupported(c *config.Config) error {
+	t := c.ClientTLS
+	if !t.Empty() || t.TrustedCAFile != "" || t.ClientCertAuth || t.AutoTLS {
+		return errors.New("client TLS (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth, --auto-tls) is not supported by Cairn yet; refusing to serve in clear text")
+	}
+	_, err := raftConfig(c, zap.NewNop())
+	return err
 }
 
 func storageConfig(c *config.Config, log *zap.Logger) storage.Config {

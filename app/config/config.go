@@ -766,6 +766,21 @@ var acceptedOnly = setOf(
 	"warning-apply-duration", "experimental-warning-apply-duration",
 	"v2-deprecation",
 	"unsafe-no-fsync", "force-new-cluster",
+	// Not acted on yet by Cairn either: peer TLS (no peer port is served
+	// while clusters have one member), a separate WAL directory (the raft
+	// log lives in the member's pebble database), a metrics-only listener,
+	// auth, auto-compaction, log outputs other than stderr, and raft and
+	// gRPC tuning that has no effect on a single member.
+	"peer-cert-file", "peer-key-file", "peer-client-cert-auth", "peer-trusted-ca-file",
+	"peer-auto-tls", "peer-client-cert-file", "peer-client-key-file",
+	"wal-dir", "listen-metrics-urls", "metrics",
+	"auth-token", "bcrypt-cost", "auth-token-ttl",
+	"auto-compaction-mode", "auto-compaction-retention",
+	"log-outputs", "log-format",
+	"pre-vote", "strict-reconfig-check", "max-learners", "initial-election-tick-advance",
+	"grpc-keepalive-min-time", "grpc-keepalive-interval", "grpc-keepalive-timeout",
+	"watch-progress-notify-interval", "experimental-watch-progress-notify-interval",
+	"warning-unary-request-duration", "experimental-warning-unary-request-duration",
 )
 
 // AcceptedOnlyFlags lists, sorted, the flags that Cairn accepts for compatibility but does not

@@ -18,7 +18,9 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -82,6 +84,9 @@ func Open(cfg Config) (*pebble.DB, error) {
 	}
 	opts.EnsureDefaults()
 	db, err := pebble.Open(cfg.Dir, opts)
+	if errors.Is(err, syscall.EAGAIN) {
+		return nil, fmt.Errorf("storage: %s is in use by another process (its lock is held): %w", cfg.Dir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", cfg.Dir, err)
 	}

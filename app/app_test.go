@@ -3,6 +3,8 @@ package app
 import (
 	"runtime/debug"
 	"testing"
+
+	"github.com/cairnkv/cairn/app/config"
 )
 
 func TestTuneGC(t *testing.T) {
@@ -34,5 +36,30 @@ func TestIDsMatchEtcd(t *testing.T) {
 	}
 	if cid := clusterID([]uint64{id}); cid != 0xcdf818194e3a8c32 {
 		t.Fatalf("cluster ID %x", cid)
+	}
+}
+
+func TestCheckSupported(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		ok   bool
+	}{
+		{"defaults", nil, true},
+		{"client TLS", []string{"--cert-file", "c.pem", "--key-file", "k.pem"}, false},
+		{"client cert auth", []string{"--client-cert-auth"}, false},
+		{"auto TLS", []string{"--auto-tls"}, false},
+		{"two members", []string{"--initial-cluster", "default=http://localhost:2380,b=http://b:2380"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := config.Parse(tt.args, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := checkSupported(cfg); (err == nil) != tt.ok {
+				t.Fatalf("checkSupported = %v, want ok=%v", err, tt.ok)
+			}
+		})
 	}
 }
