@@ -185,22 +185,19 @@ func raftConfig(c *config.Config, log *zap.Logger) (raftlog.Config, error) {
 	}
 	id := memberID(urlStrings(urls), c.InitialClusterToken)
 	return raftlog.Config{
-		ClusterID:      clusterID([]uint64{id}),
-		MemberID:       id,
-		TickInterval:   c.HeartbeatInterval,
-		ElectionTicks:  c.ElectionTicks(),
-		SnapshotCount:  c.SnapshotCount,
-		CatchUpEntries: c.SnapshotCatchUpEntries,
-		Logger:         log.Named("raft"),
+		ClusterID:       clusterID([]uint64{id}),
+		MemberID:        id,
+		TickInterval:    c.HeartbeatInterval,
+		ProposalTimeout: 5*time.Second + 2*c.ElectionTimeout,
+		ElectionTicks:   c.ElectionTicks(),
+		SnapshotCount:   c.SnapshotCount,
+		CatchUpEntries:  c.SnapshotCatchUpEntries,
+		Logger:          log.Named("raft"),
 	}, nil
 }
 
 func kvConfig(c *config.Config) kv.Config {
-	return kv.Config{
-		MaxRequestBytes: c.MaxRequestBytes,
-		MaxTxnOps:       c.MaxTxnOps,
-		RequestTimeout:  5*time.Second + 2*c.ElectionTimeout,
-	}
+	return kv.Config{MaxRequestBytes: c.MaxRequestBytes, MaxTxnOps: c.MaxTxnOps}
 }
 
 func serverConfig(c *config.Config) server.Config {

@@ -10,7 +10,6 @@ package kv
 import (
 	"context"
 	"errors"
-	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
@@ -29,10 +28,6 @@ type Config struct {
 	MaxRequestBytes uint
 	// MaxTxnOps is --max-txn-ops (default 128).
 	MaxTxnOps uint
-	// RequestTimeout bounds a write's wait for raft, as etcd's ReqTimeout
-	// (5s + 2 × election timeout; default 7s): past it the caller gets
-	// "request timed out".
-	RequestTimeout time.Duration
 }
 
 // Raft is what the service needs of the raft node.
@@ -59,9 +54,7 @@ func New(cfg Config, store *mvcc.Store, r Raft) *Service {
 	if cfg.MaxTxnOps == 0 {
 		cfg.MaxTxnOps = 128
 	}
-	if cfg.RequestTimeout == 0 {
-		cfg.RequestTimeout = 7 * time.Second
-	}
+
 	return &Service{cfg: cfg, store: store, raft: r}
 }
 
@@ -233,8 +226,6 @@ func (s *Service) propose(ctx context.Context, req *raftpbv1.Request) (Result, e
 	if len(data) > int(s.cfg.MaxRequestBytes) {
 		return Result{}, rpcerr.ErrRequestTooLarge
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
-	defer cancel()
 	v, err := s.raft.Propose(ctx, req.Id, data)
 	if err != nil {
 		return Result{}, ToRPC(err)
@@ -262,6 +253,8 @@ func ToRPC(err error) error {
 		return rpcerr.ErrNoLeader
 	case errors.Is(err, raftlog.ErrLeaderChanged):
 		return rpcerr.ErrLeaderChanged
+	case errors.Is(err, raftlog.ErrTimeout):
+		return rpcerr.ErrTimeout
 	}
 	return err
 }

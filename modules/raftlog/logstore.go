@@ -112,35 +112,36 @@ func load(db *pebble.DB) (*persisted, error) {
 
 // appendBatch writes rd's entries and HardState into b. A new entry at index i
 // replaces every entry at or above i (raft may overwrite an uncommitted tail).
-func appendBatch(b *pebble.Batch, keyBuf []byte, ents []raftpb.Entry, hs raftpb.HardState, lastIndex uint64) ([]byte, error) {
+func appendBatch(b *pebble.Batch, ents []raftpb.Entry, hs raftpb.HardState, lastIndex uint64) error {
 	if len(ents) > 0 {
 		first := ents[0].Index
 		if first <= lastIndex {
 			if err := b.DeleteRange(logKey(nil, first), logKey(nil, lastIndex+1), nil); err != nil {
-				return keyBuf, err
+				return err
 			}
 		}
 		for i := range ents {
-			data, err := ents[i].Marshal()
-			if err != nil {
-				return keyBuf, err
+			// Marshalled straight into the batch: no copy of the entry.
+			op := b.SetDeferred(9, ents[i].Size())
+			logKey(op.Key[:0], ents[i].Index)
+			if _, err := ents[i].MarshalToSizedBuffer(op.Value); err != nil {
+				return err
 			}
-			keyBuf = logKey(keyBuf, ents[i].Index)
-			if err := b.Set(keyBuf, data, nil); err != nil {
-				return keyBuf, err
+			if err := op.Finish(); err != nil {
+				return err
 			}
 		}
 	}
 	if !raft.IsEmptyHardState(hs) {
 		data, err := hs.Marshal()
 		if err != nil {
-			return keyBuf, err
+			return err
 		}
 		if err := b.Set(keyHardState, data, nil); err != nil {
-			return keyBuf, err
+			return err
 		}
 	}
-	return keyBuf, nil
+	return nil
 }
 
 func putUint64s(b *pebble.Batch, key []byte, vs ...uint64) error {

@@ -49,6 +49,8 @@ var (
 	ErrNoLeader = errors.New("raftlog: no leader")
 	// ErrLeaderChanged is returned when a read's ReadIndex round was cut short by a leader change.
 	ErrLeaderChanged = errors.New("raftlog: leader changed")
+	// ErrTimeout is returned when a proposal was not applied within Config.ProposalTimeout.
+	ErrTimeout = errors.New("raftlog: proposal timed out")
 )
 
 // Applier is the state machine that committed entries are applied to. The
@@ -94,8 +96,13 @@ type Config struct {
 	CatchUpEntries uint64
 	// MaxProposalBatch caps the proposals drained into one Ready (default 4096).
 	MaxProposalBatch int
-	Transport        Transport
-	Logger           *zap.Logger
+	// ProposalTimeout bounds how long Propose waits for its entry to apply,
+	// as etcd's request timeout (default 7s: 5s + 2 × election timeout). It
+	// is enforced by the raft loop's ticker, at tick granularity, so that a
+	// proposal costs no timer of its own.
+	ProposalTimeout time.Duration
+	Transport       Transport
+	Logger          *zap.Logger
 }
 
 func (c *Config) ensureDefaults() error {
@@ -119,6 +126,9 @@ func (c *Config) ensureDefaults() error {
 	}
 	if c.MaxProposalBatch == 0 {
 		c.MaxProposalBatch = 4096
+	}
+	if c.ProposalTimeout == 0 {
+		c.ProposalTimeout = 5*time.Second + 2*time.Duration(c.ElectionTicks)*c.TickInterval
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
@@ -173,7 +183,6 @@ type Node struct {
 	voters                          atomic.Pointer[[]uint64]
 
 	// Raft loop state.
-	keyBuf      []byte
 	bootCommit  uint64 // commit index found at start: replayed before Start returns
 	truncIndex  uint64
 	lastTrunc   uint64 // applied index at the last truncation check
@@ -184,11 +193,18 @@ type Node struct {
 	readMu      sync.Mutex
 	pendingRead *readBatch
 
+	ticks   atomic.Uint64 // raft ticks since start
 	waitMu  sync.Mutex
-	waiters map[uint64]chan any
+	waiters map[uint64]waiter
 
 	appliedMu      sync.Mutex
 	appliedWaiters []appliedWaiter
+}
+
+// waiter is a proposer waiting for its entry to apply.
+type waiter struct {
+	ch   chan any
+	tick uint64 // ticks when it proposed
 }
 
 type readBatch struct {
@@ -224,7 +240,7 @@ func New(db *pebble.DB, cfg Config, app Applier) (*Node, error) {
 		applyc:   make(chan applyJob, 64),
 		appliedc: make(chan struct{}, 1),
 		stopc:    make(chan struct{}),
-		waiters:  make(map[uint64]chan any),
+		waiters:  make(map[uint64]waiter),
 	}
 	fresh := p.empty()
 	if fresh {
@@ -376,7 +392,7 @@ func (n *Node) NextID() uint64 { return n.idGen.Add(1) }
 func (n *Node) Propose(ctx context.Context, id uint64, data []byte) (any, error) {
 	ch := make(chan any, 1)
 	n.waitMu.Lock()
-	n.waiters[id] = ch
+	n.waiters[id] = waiter{ch: ch, tick: n.ticks.Load()}
 	n.waitMu.Unlock()
 	select {
 	case n.propc <- proposal{id: id, data: data}:
@@ -410,14 +426,28 @@ func (n *Node) forget(id uint64) {
 
 func (n *Node) trigger(id uint64, r any) {
 	n.waitMu.Lock()
-	ch, ok := n.waiters[id]
+	w, ok := n.waiters[id]
 	if ok {
 		delete(n.waiters, id)
 	}
 	n.waitMu.Unlock()
 	if ok {
-		ch <- r
+		w.ch <- r
 	}
+}
+
+// expireProposals fails the proposals older than ProposalTimeout.
+func (n *Node) expireProposals() {
+	now := n.ticks.Load()
+	limit := uint64(n.cfg.ProposalTimeout / n.cfg.TickInterval)
+	n.waitMu.Lock()
+	for id, w := range n.waiters {
+		if now-w.tick > limit {
+			delete(n.waiters, id)
+			w.ch <- ErrTimeout
+		}
+	}
+	n.waitMu.Unlock()
 }
 
 // ReadIndex returns once this member has applied every entry committed
@@ -518,6 +548,8 @@ func (n *Node) runRaft() {
 			n.startRead()
 		case <-ticker.C:
 			n.rn.Tick()
+			n.ticks.Add(1)
+			n.expireProposals()
 		case <-n.appliedc:
 			n.maybeTruncate()
 		case <-n.stopc:
@@ -598,7 +630,7 @@ func (n *Node) handleReady() {
 		last, _ := n.storage.LastIndex()
 		b := n.db.NewBatch()
 		var err error
-		n.keyBuf, err = appendBatch(b, n.keyBuf, rd.Entries, rd.HardState, last)
+		err = appendBatch(b, rd.Entries, rd.HardState, last)
 		if err == nil {
 			opt := pebble.NoSync
 			if rd.MustSync {

@@ -378,3 +378,26 @@ func TestStopUnderLoadLosesNoCommittedEntry(t *testing.T) {
 		}
 	}
 }
+
+func TestProposalsTimeOut(t *testing.T) {
+	n, db, _ := open(t, t.TempDir(), Config{ProposalTimeout: time.Second})
+	defer db.Close()
+	defer n.Stop()
+	// A proposer whose entry never applies (as when a leader is lost).
+	ch := make(chan any, 1)
+	n.waitMu.Lock()
+	n.waiters[42] = waiter{ch: ch, tick: n.ticks.Load()}
+	n.waitMu.Unlock()
+	select {
+	case r := <-ch:
+		if r != ErrTimeout {
+			t.Fatalf("got %v, want ErrTimeout", r)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a proposal older than ProposalTimeout was not failed")
+	}
+	// A proposal that applies is not failed by the sweep.
+	if got := propose(t, n, "k"); got != 1 {
+		t.Fatalf("count %d", got)
+	}
+}
