@@ -53,7 +53,8 @@ const (
 	// Config.EtcdVersion is empty.
 	DefaultEtcdVersion = "3.6.0"
 
-	// versionHeader is set on every HTTP response and as gRPC header metadata.
+	// versionHeader is set on every HTTP response and as the header
+	// metadata of gRPC streams.
 	versionHeader = "X-Cairn-Version"
 	// readHeaderTimeout bounds HTTP/1.1 request header reads only; net/http
 	// clears it for h2c connections, and it never applies to bodies, so it
