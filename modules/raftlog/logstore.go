@@ -87,6 +87,11 @@ func load(db *pebble.DB) (*persisted, error) {
 		p.clusterID = binary.BigEndian.Uint64(v)
 		p.memberID = binary.BigEndian.Uint64(v[8:])
 	}
+	// The commit index is written lazily (see handleReady); entries up to
+	// the applied index were committed.
+	if p.applied > p.hardState.Commit {
+		p.hardState.Commit = p.applied
+	}
 	iter, err := db.NewIter(&pebble.IterOptions{
 		LowerBound: logKey(nil, p.truncIndex+1),
 		UpperBound: []byte{storage.PrefixRaftLog + 1},

@@ -370,9 +370,11 @@ func (n *Node) Start(ctx context.Context) error {
 			n.handleReady()
 		}
 	}
+	// A lone voter's campaign above committed its whole log: wait for that.
+	target := max(n.bootCommit, n.commit.Load())
 	n.done.Add(1)
 	go n.runRaft()
-	if err := n.WaitApplied(ctx, n.bootCommit); err != nil {
+	if err := n.WaitApplied(ctx, target); err != nil {
 		return fmt.Errorf("raftlog: replaying the log: %w", err)
 	}
 	return nil
@@ -646,11 +648,15 @@ func (n *Node) handleReady() {
 	if n.cfg.Transport != nil && len(rd.Messages) > 0 {
 		n.cfg.Transport.Send(rd.Messages)
 	}
-	if len(rd.Entries) > 0 || !raft.IsEmptyHardState(rd.HardState) {
+	// A HardState whose only change is the commit index is not written
+	// (raft does not require it: MustSync is false): the commit index is
+	// learned again after a restart, and load raises it to the applied
+	// index. That spares the one-client path a pebble commit between two
+	// synced appends.
+	if len(rd.Entries) > 0 || rd.MustSync {
 		last, _ := n.storage.LastIndex()
 		b := n.db.NewBatch()
-		var err error
-		err = appendBatch(b, rd.Entries, rd.HardState, last)
+		err := appendBatch(b, rd.Entries, rd.HardState, last)
 		if err == nil {
 			opt := pebble.NoSync
 			if rd.MustSync {
@@ -668,18 +674,18 @@ func (n *Node) handleReady() {
 			// A member that cannot persist its log must not go on.
 			n.log.Fatal("raft log write failed", zap.Error(err))
 		}
-		if !raft.IsEmptyHardState(rd.HardState) {
-			_ = n.storage.SetHardState(rd.HardState)
-			n.term.Store(rd.HardState.Term)
-			n.commit.Store(rd.HardState.Commit)
-			proposalsCommitted.Set(float64(rd.HardState.Commit))
-		}
 		if len(rd.Entries) > 0 {
 			if err := n.storage.Append(rd.Entries); err != nil {
 				n.log.Fatal("raft memory storage append failed", zap.Error(err))
 			}
 			n.lastIndex.Store(rd.Entries[len(rd.Entries)-1].Index)
 		}
+	}
+	if !raft.IsEmptyHardState(rd.HardState) {
+		_ = n.storage.SetHardState(rd.HardState)
+		n.term.Store(rd.HardState.Term)
+		n.commit.Store(rd.HardState.Commit)
+		proposalsCommitted.Set(float64(rd.HardState.Commit))
 	}
 	for _, rs := range rd.ReadStates {
 		if n.inflight != nil && len(rs.RequestCtx) == 8 && binary.BigEndian.Uint64(rs.RequestCtx) == n.inflightCtx {
