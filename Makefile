@@ -9,7 +9,7 @@ BIN := bin/cairn
 TEST_TIMEOUT ?= 12m
 
 
-.PHONY: all build run etcdctl test test-unit test-e2e generate check-generated lint bench clean
+.PHONY: all build run etcdctl test test-unit test-e2e test-bench generate check-generated lint bench clean
 
 all: build
 
@@ -42,14 +42,26 @@ lint:
 	$(DEVTOOL) buf lint
 	$(GO) vet ./...
 	$(DEVTOOL) staticcheck ./...
+	cd tests/e2e && $(GO) vet ./...
+	cd tools/bench && $(GO) vet ./... && $(GO) tool -modfile=../devtools/go.mod staticcheck ./...
 
-test: check-generated test-unit test-e2e
+test: check-generated test-unit test-e2e test-bench
 
 test-unit:
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 test-e2e:
 	cd tests/e2e && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# tools/bench's unit tests and its smoke test (tiny counts against a real
+# etcd and cairn, so the tool cannot rot).
+test-bench:
+	cd tools/bench && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# Cairn side by side with etcd 3.6 (about 16 minutes on 2 cores): prints the
+# tables and writes docs/bench/results.{md,svg,json}. Run it on an idle machine.
+bench:
+	$(GO) -C tools/bench run . compare --out docs/bench $(ARGS)
 
 clean:
 	rm -rf bin
