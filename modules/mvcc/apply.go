@@ -186,6 +186,11 @@ func (t *wtxn) end() {
 
 // put is etcd's put within a write txn. The only error before a write is
 // ErrKeyNotFound for ignore_value/ignore_lease on a missing key.
+//
+// The new version's value goes to the live keyspace only; its history entry
+// is a stub. The previous version (read here anyway, for create_revision and
+// version) stops being current, so its stub is rewritten as a full record —
+// the suffix of its live value — in the same batch.
 func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 	a := t.a
 	key := r.Key
@@ -195,14 +200,15 @@ func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 	if err != nil && !errors.Is(err, pebble.ErrNotFound) {
 		return nil, err
 	}
-	var old record
+	var (
+		old     record
+		oldHist []byte // the old version's full history record (aliases v)
+	)
 	if found {
-		old, err = decodeLiveRecord(v)
-		if err != nil {
-			closer.Close()
+		defer closer.Close()
+		if old, oldHist, err = decodeLiveRecord(v); err != nil {
 			return nil, err
 		}
-		defer closer.Close()
 	}
 	if (r.IgnoreValue || r.IgnoreLease) && !found {
 		return nil, rpcerr.ErrKeyNotFound
@@ -228,13 +234,22 @@ func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 		value = alloc.bytes(value) // the event outlives the batch read
 	}
 
-	// live: mod | record; history: record (its key carries mod).
-	a.vbuf = appendLiveRecord(a.vbuf[:0], rev, create, version, lease, value)
-	if err := t.b.Set(a.kbuf, a.vbuf, nil); err != nil {
+	// Encode the new live record before the first Set: value may alias v.
+	a.vbuf = appendLiveRecord(a.vbuf[:0], rev, t.changes, create, version, lease, value)
+	// The new stub, then the old version's entry just after it in key
+	// order: the memtable inserts the batch in this order, and an insert
+	// right after the previous one reuses its skiplist splice.
+	a.hbuf = appendHistKey(a.hbuf[:0], key, rev, t.changes)
+	if err := t.b.Set(a.hbuf, histStub, nil); err != nil {
 		return nil, err
 	}
-	a.hbuf = appendHistKey(a.hbuf[:0], key, rev, t.changes)
-	if err := t.b.Set(a.hbuf, a.vbuf[uvarintLen(uint64(rev)):], nil); err != nil {
+	if found {
+		a.hbuf = appendHistKey(a.hbuf[:0], key, old.mod, old.sub)
+		if err := t.b.Set(a.hbuf, oldHist, nil); err != nil {
+			return nil, err
+		}
+	}
+	if err := t.b.Set(a.kbuf, a.vbuf, nil); err != nil {
 		return nil, err
 	}
 	if err := t.setRevEntry(kindPut, key); err != nil {
@@ -254,16 +269,22 @@ func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 	}
 	t.changes++
 	if t.s.cfg.OnCommit != nil {
-		ev := newEvent(mvccpb.Event_PUT)
+		ev := t.addEvent(mvccpb.Event_PUT)
 		ev.Kv.Key, ev.Kv.Value, ev.Kv.Lease = key, value, lease
 		ev.Kv.CreateRevision, ev.Kv.ModRevision, ev.Kv.Version = create, rev, version
-		t.events = append(t.events, ev)
 	}
 	return resp, nil
 }
 
+// setRevEntry writes the revision entry of the txn's next change; the first
+// change of the store's first write txn also records the layout version.
 func (t *wtxn) setRevEntry(kind byte, key []byte) error {
 	a := t.a
+	if t.beginRev == 1 && t.changes == 0 {
+		if err := t.b.Set(metaFormatKey, putInt64(formatVersion), nil); err != nil {
+			return err
+		}
+	}
 	a.rbuf = appendRevKey(a.rbuf[:0], t.beginRev+1, t.changes)
 	a.obuf = append(append(a.obuf[:0], kind), key...)
 	return t.b.Set(a.rbuf, a.obuf, nil)
@@ -277,11 +298,13 @@ func (t *wtxn) deleteRange(r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, e
 	if err != nil {
 		return nil, err
 	}
-	// Collect first: the batch must not change under its iterator.
+	// Collect first: the batch must not change under its iterator. The
+	// records (values copied) become the full history records of the
+	// deleted versions.
 	var (
-		alloc  kvAlloc
-		keys   [][]byte
-		leases []int64
+		alloc kvAlloc
+		keys  [][]byte
+		recs  []record
 	)
 	for c.next() {
 		rec, err := c.record()
@@ -290,11 +313,12 @@ func (t *wtxn) deleteRange(r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, e
 			return nil, err
 		}
 		k := alloc.bytes(c.key())
+		rec.value = alloc.bytes(rec.value)
 		keys = append(keys, k)
-		leases = append(leases, rec.lease)
+		recs = append(recs, rec)
 		if r.PrevKv {
-			kv := rec.keyValue(&alloc, nil, true)
-			kv.Key = k
+			kv := rec.keyValue(&alloc, nil, false)
+			kv.Key, kv.Value = k, rec.value
 			resp.PrevKvs = append(resp.PrevKvs, kv)
 		}
 	}
@@ -304,7 +328,7 @@ func (t *wtxn) deleteRange(r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, e
 		return nil, err
 	}
 	for i, k := range keys {
-		if err := t.del(k, leases[i]); err != nil {
+		if err := t.del(k, &recs[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -313,32 +337,40 @@ func (t *wtxn) deleteRange(r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, e
 	return resp, nil
 }
 
-// del writes the deletion of a live key (owned by the caller: events keep it).
-func (t *wtxn) del(key []byte, lease int64) error {
+// del writes the deletion of a live key (owned by the caller: events keep
+// it) whose current version is old (its value owned by the caller too): a
+// tombstone, and old's stub becomes its full record.
+func (t *wtxn) del(key []byte, old *record) error {
 	a := t.a
 	rev := t.beginRev + 1
-	a.kbuf = appendLiveKey(a.kbuf[:0], key)
-	if err := t.b.Delete(a.kbuf, nil); err != nil {
-		return err
-	}
+	// The tombstone, then the old version's entry just after it in key order
+	// (see put).
 	a.hbuf = appendHistKey(a.hbuf[:0], key, rev, t.changes)
 	if err := t.b.Set(a.hbuf, nil, nil); err != nil { // empty: tombstone
+		return err
+	}
+	a.hbuf = appendHistKey(a.hbuf[:0], key, old.mod, old.sub)
+	a.vbuf = appendRecord(a.vbuf[:0], old.create, old.version, old.lease, old.value)
+	if err := t.b.Set(a.hbuf, a.vbuf, nil); err != nil {
+		return err
+	}
+	a.kbuf = appendLiveKey(a.kbuf[:0], key)
+	if err := t.b.Delete(a.kbuf, nil); err != nil {
 		return err
 	}
 	if err := t.setRevEntry(kindDelete, key); err != nil {
 		return err
 	}
-	if lease != 0 {
-		a.lbuf = appendLeaseKey(a.lbuf[:0], lease, key)
+	if old.lease != 0 {
+		a.lbuf = appendLeaseKey(a.lbuf[:0], old.lease, key)
 		if err := t.b.Delete(a.lbuf, nil); err != nil {
 			return err
 		}
 	}
 	t.changes++
 	if t.s.cfg.OnCommit != nil {
-		ev := newEvent(mvccpb.Event_DELETE)
+		ev := t.addEvent(mvccpb.Event_DELETE)
 		ev.Kv.Key, ev.Kv.ModRevision = key, rev
-		t.events = append(t.events, ev)
 	}
 	return nil
 }
@@ -359,13 +391,22 @@ func (r *record) keyValue(alloc *kvAlloc, key []byte, withValue bool) *mvccpb.Ke
 	return kv
 }
 
-// newEvent allocates an Event and its KeyValue together.
-func newEvent(typ mvccpb.Event_EventType) *mvccpb.Event {
+// addEvent appends a new event to the txn's events. The Event, its KeyValue
+// and, for the txn's first event, the one-element slice of its events are
+// one allocation (a Put is a txn with one event).
+func (t *wtxn) addEvent(typ mvccpb.Event_EventType) *mvccpb.Event {
 	e := &struct {
-		ev mvccpb.Event
-		kv mvccpb.KeyValue
+		ev    mvccpb.Event
+		kv    mvccpb.KeyValue
+		first [1]*mvccpb.Event
 	}{}
 	e.ev.Type, e.ev.Kv = typ, &e.kv
+	if t.events == nil {
+		e.first[0] = &e.ev
+		t.events = e.first[:]
+	} else {
+		t.events = append(t.events, &e.ev)
+	}
 	return &e.ev
 }
 
@@ -378,13 +419,4 @@ func newPutResponse(rev int64) *pb.PutResponse {
 	r.hdr.Revision = rev
 	r.resp.Header = &r.hdr
 	return &r.resp
-}
-
-func uvarintLen(v uint64) int {
-	n := 1
-	for v >= 0x80 {
-		v >>= 7
-		n++
-	}
-	return n
 }

@@ -88,19 +88,54 @@ func BenchmarkPut(b *testing.B) {
 	}
 }
 
+// BenchmarkPutOverwrite: as BenchmarkPut, batches of 100, but every put
+// replaces the current version of one of 100k keys (16-byte keys, 256-byte
+// values), so it also turns that version's history entry into a full record.
+func BenchmarkPutOverwrite(b *testing.B) {
+	h := newBenchHarness(b)
+	const n = 100_000
+	load(h, "key/000", n) // 16-byte keys
+	settle(h)
+	r := rand.New(rand.NewPCG(5, 6))
+	val := make([]byte, 256)
+	for i := range val {
+		val[i] = byte(r.Uint32())
+	}
+	b.ReportAllocs()
+	b.SetBytes(16 + 256)
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 100 {
+		bt := h.db.NewIndexedBatch()
+		for j := 0; j < 100 && i+j < b.N; j++ {
+			req := &pb.PutRequest{Key: fmt.Appendf(nil, "key/000%08d", r.IntN(n)), Value: val}
+			if _, err := h.s.Put(bt, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := bt.Commit(pebble.NoSync); err != nil {
+			b.Fatal(err)
+		}
+		h.s.Committed(bt)
+		bt.Close()
+	}
+}
+
 // BenchmarkRangeSingleKey: get one random key of 100k at the current
-// revision, and at an old revision (one history seek).
+// revision, at an old revision (one history seek), and at an old revision
+// where the key's version is still the current one.
 func BenchmarkRangeSingleKey(b *testing.B) {
 	h := newBenchHarness(b)
 	const n = 100_000
 	load(h, "key/", n)
 	old := h.s.Rev()
 	load(h, "key/", n) // a second version of every key
+	unchanged := h.s.Rev()
+	h.put("zzz", "1") // so that unchanged is an old revision
 	settle(h)
 	for _, tc := range []struct {
 		name string
 		rev  int64
-	}{{"current", 0}, {"old", old}} {
+	}{{"current", 0}, {"old", old}, {"old-unchanged", unchanged}} {
 		b.Run(tc.name, func(b *testing.B) {
 			r := rand.New(rand.NewPCG(3, 4))
 			ctx := context.Background()
@@ -128,7 +163,8 @@ func BenchmarkRangeSingleKey(b *testing.B) {
 }
 
 // BenchmarkRangePrefix: a prefix of 10k keys with limit 1000 — 1000 keys
-// returned, all 10k counted (etcd's count).
+// returned, all 10k counted (etcd's count) — at the current revision, at an
+// old one, and at an old one where every key's version is still current.
 func BenchmarkRangePrefix(b *testing.B) {
 	h := newBenchHarness(b)
 	load(h, "a/", 5000)
@@ -136,11 +172,13 @@ func BenchmarkRangePrefix(b *testing.B) {
 	load(h, "z/", 5000)
 	old := h.s.Rev()
 	load(h, "p/", 10_000)
+	unchanged := h.s.Rev()
+	h.put("zzz", "1") // so that unchanged is an old revision
 	settle(h)
 	for _, tc := range []struct {
 		name string
 		rev  int64
-	}{{"current", 0}, {"old", old}} {
+	}{{"current", 0}, {"old", old}, {"old-unchanged", unchanged}} {
 		b.Run(tc.name, func(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()

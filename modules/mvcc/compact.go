@@ -25,10 +25,20 @@ import (
 //     that are below C; entries at C stay, for watchers that start at C.
 //   - The last step writes C as the finished compaction.
 //
+// A stub (the current version of a live key) is never removed: it is its
+// key's latest entry, so it is either above C or the latest version at or
+// below C.
+//
 // Steps are idempotent, so a pass interrupted by Close or a crash is simply
 // run again by New (the scheduled revision is above the finished one).
-// Compactor writes never overlap apply writes: apply only writes revisions
-// above the current one, which is at least C.
+// Compactor writes never overlap apply writes, although the compactor reads
+// without a snapshot shared with apply: apply writes history entries above
+// the current revision (which is at least C), and rewrites the stub of a
+// key's current version as a full record when it replaces or deletes that
+// version. That entry is its key's latest, so it is never older than the
+// version the compactor keeps and never a tombstone: the compactor neither
+// deletes it nor writes anything in the key range it range-deletes (every
+// entry older than the kept version).
 type compactor struct {
 	s    *Store
 	wake chan struct{}
@@ -253,7 +263,8 @@ func compactKey(hit *pebble.Iterator, b *pebble.Batch, key []byte, target int64,
 		return buf, err
 	}
 	if len(v) > 0 || rev == target {
-		// Keep this version: start at the next older one.
+		// Keep this version (a full record, a stub, or a tombstone at
+		// exactly target): start at the next older one.
 		if !hit.Next() || !bytes.HasPrefix(hit.Key(), buf[:prefixLen]) {
 			return buf, hit.Error()
 		}

@@ -37,26 +37,26 @@ func TestCompaction(t *testing.T) {
 		at   string // all keys at the compacted revision
 	}{
 		{name: "at 1 removes nothing", rev: 1,
-			hist: []string{"hist a@9", "hist a@5 del", "hist a@3", "hist a@2", "hist b@8 del", "hist b@4", "hist c@7", "hist c@6"},
+			hist: []string{"hist a@9 stub", "hist a@5 del", "hist a@3", "hist a@2", "hist b@8 del", "hist b@4", "hist c@7 stub", "hist c@6"},
 			revs: []string{"rev 2.0 put a", "rev 3.0 put a", "rev 4.0 put b", "rev 5.0 del a", "rev 6.0 put c", "rev 7.0 put c", "rev 8.0 del b", "rev 9.0 put a"}},
 		{name: "at 3 keeps the latest version", rev: 3,
-			hist: []string{"hist a@9", "hist a@5 del", "hist a@3", "hist b@8 del", "hist b@4", "hist c@7", "hist c@6"},
+			hist: []string{"hist a@9 stub", "hist a@5 del", "hist a@3", "hist b@8 del", "hist b@4", "hist c@7 stub", "hist c@6"},
 			revs: []string{"rev 3.0 put a", "rev 4.0 put b", "rev 5.0 del a", "rev 6.0 put c", "rev 7.0 put c", "rev 8.0 del b", "rev 9.0 put a"},
 			at:   "a@3{c=2,v=2}=2"},
 		{name: "at 5 keeps a tombstone at the compacted revision", rev: 5,
-			hist: []string{"hist a@9", "hist a@5 del", "hist b@8 del", "hist b@4", "hist c@7", "hist c@6"},
+			hist: []string{"hist a@9 stub", "hist a@5 del", "hist b@8 del", "hist b@4", "hist c@7 stub", "hist c@6"},
 			revs: []string{"rev 5.0 del a", "rev 6.0 put c", "rev 7.0 put c", "rev 8.0 del b", "rev 9.0 put a"},
 			at:   "b@4{c=4,v=1}=1"},
 		{name: "at 6 removes a tombstone below it", rev: 6,
-			hist: []string{"hist a@9", "hist b@8 del", "hist b@4", "hist c@7", "hist c@6"},
+			hist: []string{"hist a@9 stub", "hist b@8 del", "hist b@4", "hist c@7 stub", "hist c@6"},
 			revs: []string{"rev 6.0 put c", "rev 7.0 put c", "rev 8.0 del b", "rev 9.0 put a"},
 			at:   "b@4{c=4,v=1}=1 c@6{c=6,v=1}=1"},
 		{name: "at 8", rev: 8,
-			hist: []string{"hist a@9", "hist b@8 del", "hist c@7"},
+			hist: []string{"hist a@9 stub", "hist b@8 del", "hist c@7 stub"},
 			revs: []string{"rev 8.0 del b", "rev 9.0 put a"},
 			at:   "c@7{c=6,v=2}=2"},
 		{name: "at 9 (current)", rev: 9,
-			hist: []string{"hist a@9", "hist c@7"},
+			hist: []string{"hist a@9 stub", "hist c@7 stub"},
 			revs: []string{"rev 9.0 put a"},
 			at:   "a@9{c=9,v=1}=3 c@7{c=6,v=2}=2"},
 	}
@@ -171,9 +171,9 @@ func TestCompactionManyVersions(t *testing.T) {
 	// Versions above keep, and the latest at or below it.
 	got := h.history()
 	wantHist := []string{
-		fmt.Sprintf("hist hot@%d", rev-1), fmt.Sprintf("hist hot@%d", rev-3),
-		fmt.Sprintf(`hist "hot\x00"@%d`, rev), fmt.Sprintf(`hist "hot\x00"@%d`, rev-2), fmt.Sprintf(`hist "hot\x00"@%d`, rev-4),
-		"hist warm@" + fmt.Sprint(h.rng(&pb.RangeRequest{Key: []byte("warm")}).Kvs[0].ModRevision),
+		fmt.Sprintf("hist hot@%d stub", rev-1), fmt.Sprintf("hist hot@%d", rev-3),
+		fmt.Sprintf(`hist "hot\x00"@%d stub`, rev), fmt.Sprintf(`hist "hot\x00"@%d`, rev-2), fmt.Sprintf(`hist "hot\x00"@%d`, rev-4),
+		"hist warm@" + fmt.Sprint(h.rng(&pb.RangeRequest{Key: []byte("warm")}).Kvs[0].ModRevision) + " stub",
 	}
 	if !slices.Equal(got, wantHist) {
 		t.Errorf("history\n got %v\nwant %v", got, wantHist)
@@ -184,7 +184,7 @@ func TestCompactionManyVersions(t *testing.T) {
 // Compact batch was committed, or in the middle of a pass) finishes when the
 // store is opened again.
 func TestCompactionResume(t *testing.T) {
-	want := []string{"hist a@9", "hist b@8 del", "hist c@7"}
+	want := []string{"hist a@9 stub", "hist b@8 del", "hist c@7 stub"}
 	t.Run("before the pass", func(t *testing.T) {
 		h := newHarness(t)
 		compactionData(h)

@@ -48,7 +48,7 @@ func (s *Store) Events(ctx context.Context, from int64, maxEvents int, filter fu
 	var (
 		alloc   kvAlloc
 		lastRev int64
-		hbuf    []byte
+		buf     []byte
 		n       int
 	)
 	next = v.rev + 1
@@ -84,28 +84,61 @@ func (s *Store) Events(ctx context.Context, from int64, maxEvents int, filter fu
 			evs = append(evs, &mvccpb.Event{Type: mvccpb.Event_DELETE, Kv: kv})
 			continue
 		}
-		hbuf = appendHistKey(hbuf[:0], key, r, sub)
-		hv, closer, err := v.snap.Get(hbuf)
-		if errors.Is(err, pebble.ErrNotFound) {
+		kv, err := putKV(v.snap, &alloc, &buf, key, r, sub)
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if kv == nil {
 			// Compacted: a key written twice in the compacted revision (a txn
 			// with duplicate keys, which the kv service rejects) keeps only
 			// its last write, as etcd.
 			continue
 		}
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		rec, err := decodeRecord(hv, r)
-		if err != nil {
-			closer.Close()
-			return nil, 0, 0, err
-		}
-		kv := rec.keyValue(&alloc, key, true)
-		closer.Close()
 		evs = append(evs, &mvccpb.Event{Type: mvccpb.Event_PUT, Kv: kv})
 	}
 	if err := it.Error(); err != nil {
 		return nil, 0, 0, err
 	}
 	return evs, next, v.rev, nil
+}
+
+// putKV reads the version of key written at (rev, sub) from its history
+// entry or, if that is a stub, from its live record. nil if the entry was
+// compacted away. buf is scratch space.
+func putKV(rd reader, alloc *kvAlloc, buf *[]byte, key []byte, rev int64, sub uint32) (*mvccpb.KeyValue, error) {
+	*buf = appendHistKey((*buf)[:0], key, rev, sub)
+	hv, closer, err := rd.Get(*buf)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	if len(hv) == 0 {
+		return nil, fmt.Errorf("%w: tombstone at put %q@%d.%d", errCorrupt, key, rev, sub)
+	}
+	if !isStub(hv) {
+		rec, err := decodeRecord(hv, rev)
+		if err != nil {
+			return nil, err
+		}
+		return rec.keyValue(alloc, key, true), nil
+	}
+	// The key's current version: its record is the live one.
+	*buf = appendLiveKey((*buf)[:0], key)
+	lv, lcloser, err := rd.Get(*buf)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+		lv = nil
+	case err != nil:
+		return nil, err
+	default:
+		defer lcloser.Close()
+	}
+	rec, err := stubRecord(lv, key, rev, sub)
+	if err != nil {
+		return nil, err
+	}
+	return rec.keyValue(alloc, key, true), nil
 }

@@ -126,6 +126,10 @@ func TestLeaseIndex(t *testing.T) {
 	if got := leaseKeys(2); got != "" {
 		t.Errorf("lease 2 after revoke: %q", got)
 	}
+	// The revoked versions moved from the live keyspace into history.
+	if got := fmtKVs(h.rng(&pb.RangeRequest{Key: []byte("c"), RangeEnd: []byte("e"), Revision: rev}).Kvs); got != "c@7{c=4,v=2,l=2}=v2 d@8{c=5,v=2,l=2}=v2" {
+		t.Errorf("revoked keys before the revocation: %s", got)
+	}
 	if got := keysOf(h.rng(&pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}}).Kvs); got != "a b e" {
 		t.Errorf("keys after revoke %q", got)
 	}

@@ -238,7 +238,8 @@ func (h *harness) scan(lo, hi []byte) []string {
 	return out
 }
 
-// describeKey prints an mvcc key readably: hist key@rev[ del], rev r.s put|del key.
+// describeKey prints an mvcc key readably: hist key@rev[.sub][ del| stub],
+// rev r.s put|del key.
 func describeKey(k, v []byte) string {
 	switch k[0] {
 	case prefixLive:
@@ -252,8 +253,11 @@ func describeKey(k, v []byte) string {
 		if sub > 0 {
 			s += fmt.Sprintf(".%d", sub)
 		}
-		if len(v) == 0 {
+		switch {
+		case len(v) == 0:
 			s += " del"
+		case isStub(v):
+			s += " stub"
 		}
 		return s
 	case prefixRev:

@@ -26,6 +26,9 @@ var (
 	// metaFinishedKey holds the revision of the last completed physical
 	// compaction, written in the compactor's last batch of a pass.
 	metaFinishedKey = []byte{prefixMeta, 'f'}
+	// metaFormatKey holds the layout version (BE int64), written in the
+	// batch of the first write txn.
+	metaFormatKey = []byte{prefixMeta, 'v'}
 
 	liveLow  = []byte{prefixLive}
 	liveHigh = []byte{prefixLive + 1}
@@ -34,6 +37,11 @@ var (
 	revLow   = []byte{prefixRev}
 	revHigh  = []byte{prefixRev + 1}
 )
+
+// formatVersion is the version of the layout described in the package doc.
+// 1 (never recorded) kept every value in the history keyspace too; 2 keeps
+// the current version's value in the live keyspace only.
+const formatVersion = 2
 
 // Escaping of user keys inside history keys: 0x00 becomes 0x00 0xFF and the
 // key ends with 0x00 0x01, which sorts below any escaped continuation, so the
@@ -165,14 +173,26 @@ func leasePrefix(lease int64) []byte {
 }
 
 // record is the decoded metadata of one version of a key. Its value aliases
-// the buffer it was decoded from.
+// the buffer it was decoded from. sub is known only for a live record (a
+// history record's sub-revision is in its key).
 type record struct {
 	mod, create, version, lease int64
+	sub                         uint32
 	value                       []byte
 }
 
-// appendRecord appends a history value: uvarint create, uvarint version,
-// uvarint lease, then the value bytes. It is never empty (a tombstone is).
+// histStub is the history value of the current version of a live key: its
+// record (and value) is in the live keyspace only. A full record starts with
+// uvarint create >= 1, whose first byte is never 0x00, and a tombstone is
+// empty, so the three never look alike.
+var histStub = []byte{0x00}
+
+// isStub reports whether a history value is a stub.
+func isStub(v []byte) bool { return len(v) == 1 && v[0] == 0x00 }
+
+// appendRecord appends a full history value: uvarint create, uvarint
+// version, uvarint lease, then the value bytes. create >= 1, so it is never
+// empty (a tombstone) nor a stub.
 func appendRecord(dst []byte, create, version, lease int64, value []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(create))
 	dst = binary.AppendUvarint(dst, uint64(version))
@@ -180,9 +200,12 @@ func appendRecord(dst []byte, create, version, lease int64, value []byte) []byte
 	return append(dst, value...)
 }
 
-// appendLiveRecord appends a live value: uvarint mod, then a history record.
-func appendLiveRecord(dst []byte, mod, create, version, lease int64, value []byte) []byte {
+// appendLiveRecord appends a live value: uvarint mod, uvarint sub, then the
+// full history record of the version, so that the history entry of a version
+// that stops being current is a suffix of its live value.
+func appendLiveRecord(dst []byte, mod int64, sub uint32, create, version, lease int64, value []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(mod))
+	dst = binary.AppendUvarint(dst, uint64(sub))
 	return appendRecord(dst, create, version, lease, value)
 }
 
@@ -194,12 +217,16 @@ func uvarint(b []byte) (int64, []byte, error) {
 	return int64(v), b[n:], nil
 }
 
-// decodeRecord decodes a history value (not a tombstone) of revision mod.
+// decodeRecord decodes a full history value (not a tombstone, not a stub) of
+// revision mod.
 func decodeRecord(b []byte, mod int64) (record, error) {
 	r := record{mod: mod}
 	var err error
 	if r.create, b, err = uvarint(b); err != nil {
 		return r, err
+	}
+	if r.create < 1 {
+		return r, errCorrupt
 	}
 	if r.version, b, err = uvarint(b); err != nil {
 		return r, err
@@ -211,13 +238,20 @@ func decodeRecord(b []byte, mod int64) (record, error) {
 	return r, nil
 }
 
-// decodeLiveRecord decodes a live value.
-func decodeLiveRecord(b []byte) (record, error) {
+// decodeLiveRecord decodes a live value. hist is its suffix that is the
+// version's full history record.
+func decodeLiveRecord(b []byte) (r record, hist []byte, err error) {
 	mod, rest, err := uvarint(b)
 	if err != nil {
-		return record{}, err
+		return record{}, nil, err
 	}
-	return decodeRecord(rest, mod)
+	sub, rest, err := uvarint(rest)
+	if err != nil || sub > 1<<32-1 {
+		return record{}, nil, errCorrupt
+	}
+	r, err = decodeRecord(rest, mod)
+	r.sub = uint32(sub)
+	return r, rest, err
 }
 
 func putInt64(v int64) []byte {

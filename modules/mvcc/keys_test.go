@@ -61,30 +61,39 @@ func TestHistKeyOrder(t *testing.T) {
 
 func TestRecordEncoding(t *testing.T) {
 	tests := []struct {
-		mod, create, version, lease int64
-		value                       []byte
+		mod                  int64
+		sub                  uint32
+		create, version, lse int64
+		value                []byte
 	}{
-		{1, 1, 1, 0, nil},
-		{2, 1, 2, 7, []byte("v")},
-		{1 << 40, 1 << 39, 123456, -1, bytes.Repeat([]byte{0}, 300)},
+		{2, 0, 2, 1, 0, nil},
+		{2, 3, 1, 2, 7, []byte("v")},
+		{1 << 40, 1<<32 - 1, 1 << 39, 123456, -1, bytes.Repeat([]byte{0}, 300)},
 	}
 	for _, tt := range tests {
-		b := appendLiveRecord(nil, tt.mod, tt.create, tt.version, tt.lease, tt.value)
-		r, err := decodeLiveRecord(b)
-		if err != nil || r.mod != tt.mod || r.create != tt.create || r.version != tt.version || r.lease != tt.lease || !bytes.Equal(r.value, tt.value) {
+		b := appendLiveRecord(nil, tt.mod, tt.sub, tt.create, tt.version, tt.lse, tt.value)
+		r, h, err := decodeLiveRecord(b)
+		if err != nil || r.mod != tt.mod || r.sub != tt.sub || r.create != tt.create || r.version != tt.version || r.lease != tt.lse || !bytes.Equal(r.value, tt.value) {
 			t.Errorf("live %v: %+v %v", tt, r, err)
 		}
-		h := b[uvarintLen(uint64(tt.mod)):]
-		if len(h) == 0 {
-			t.Errorf("history record empty (reads as a tombstone)")
+		// The suffix of a live value is the version's full history record,
+		// which reads as neither a tombstone nor a stub.
+		if len(h) == 0 || isStub(h) || !bytes.Equal(h, appendRecord(nil, tt.create, tt.version, tt.lse, tt.value)) {
+			t.Errorf("history record %x of %x", h, b)
 		}
 		r, err = decodeRecord(h, tt.mod)
-		if err != nil || r.create != tt.create || r.version != tt.version || r.lease != tt.lease || !bytes.Equal(r.value, tt.value) {
+		if err != nil || r.create != tt.create || r.version != tt.version || r.lease != tt.lse || !bytes.Equal(r.value, tt.value) {
 			t.Errorf("history %v: %+v %v", tt, r, err)
 		}
 	}
-	if _, err := decodeLiveRecord([]byte{0x80}); err == nil {
+	if !isStub(histStub) {
+		t.Errorf("stub")
+	}
+	if _, _, err := decodeLiveRecord([]byte{0x80}); err == nil {
 		t.Errorf("truncated record decoded")
+	}
+	if _, err := decodeRecord(histStub, 2); err == nil {
+		t.Errorf("stub decoded as a full record")
 	}
 }
 

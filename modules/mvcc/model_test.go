@@ -341,44 +341,105 @@ func (m *model) txn(r *pb.TxnRequest) (*pb.TxnResponse, error) {
 
 // expectedHistory is the physical history after compaction to m.compactRev:
 // every version above it, and the latest at or below it unless that is a
-// tombstone below it.
-func (m *model) expectedHistory() []string {
-	var out []string
+// tombstone below it. The current version of a live key is a stub (its
+// record is in the live keyspace); every other version is a full record.
+// detail: with the content of each record, as harness.physical prints it,
+// followed by the live keyspace.
+func (m *model) expectedHistory(detail bool) []string {
+	var out, live []string
 	for _, k := range slices.Sorted(maps.Keys(m.hist)) {
 		vs := m.hist[k]
-		var keep []mver
+		var keep []int
 		for i := len(vs) - 1; i >= 0; i-- {
 			if vs[i].rev > m.compactRev {
-				keep = append(keep, vs[i])
+				keep = append(keep, i)
 				continue
 			}
 			if !vs[i].tomb || vs[i].rev == m.compactRev {
-				keep = append(keep, vs[i])
+				keep = append(keep, i)
 			}
 			break
 		}
-		for _, v := range keep {
+		for _, i := range keep {
+			v := vs[i]
 			s := fmt.Sprintf("hist %s@%d", printable([]byte(k)), v.rev)
 			if v.sub > 0 {
 				s += fmt.Sprintf(".%d", v.sub)
 			}
-			if v.tomb {
+			switch {
+			case v.tomb:
 				s += " del"
+			case i == len(vs)-1:
+				s += " stub"
+				live = append(live, fmt.Sprintf("live %s@%d.%d%s", printable([]byte(k)), v.rev, v.sub, fmtMver(v)))
+			case detail:
+				s += fmtMver(v)
 			}
 			out = append(out, s)
 		}
 	}
 	// h.history() is in encoded order, which is the user key order.
+	if detail {
+		out = append(out, live...)
+	}
+	return out
+}
+
+func fmtMver(v mver) string {
+	return fmt.Sprintf("{c=%d,v=%d,l=%d}=%s", v.create, v.version, v.lease, printable([]byte(v.value)))
+}
+
+// physical lists the history keyspace with the content of each full record,
+// then the live keyspace with each record (as model.expectedHistory(true)).
+func (h *harness) physical() []string {
+	h.t.Helper()
+	var out []string
+	scan := func(lo, hi []byte, f func(k, v []byte) string) {
+		it, err := h.db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		defer it.Close()
+		for valid := it.First(); valid; valid = it.Next() {
+			out = append(out, f(it.Key(), it.Value()))
+		}
+	}
+	scan(histLow, histHigh, func(k, v []byte) string {
+		s := describeKey(k, v)
+		if len(v) > 0 && !isStub(v) {
+			_, rev, _, _ := splitHistKey(k)
+			r, err := decodeRecord(v, rev)
+			if err != nil {
+				return s + " " + err.Error()
+			}
+			s += fmtMver(mver{create: r.create, version: r.version, lease: r.lease, value: string(r.value)})
+		}
+		return s
+	})
+	scan(liveLow, liveHigh, func(k, v []byte) string {
+		r, _, err := decodeLiveRecord(v)
+		if err != nil {
+			return "live " + printable(k[1:]) + " " + err.Error()
+		}
+		return fmt.Sprintf("live %s@%d.%d%s", printable(k[1:]), r.mod, r.sub,
+			fmtMver(mver{create: r.create, version: r.version, lease: r.lease, value: string(r.value)}))
+	})
 	return out
 }
 
 var modelKeys = []string{"a", "a\x00", "a\x00b", "a\x01", "ab", "b", "b/1", "b/2", "\x00", "\xff", "\xff\x00", "c"}
 
+// gen makes random requests over a set of keys.
+type gen struct {
+	*rand.Rand
+	keys []string
+}
+
 func pick[T any](r *rand.Rand, s []T) T { return s[r.IntN(len(s))] }
 
-func randRange(r *rand.Rand) (key, end []byte) {
-	key = []byte(pick(r, modelKeys))
-	switch r.IntN(4) {
+func (g *gen) randRange() (key, end []byte) {
+	key = []byte(pick(g.Rand, g.keys))
+	switch g.IntN(4) {
 	case 0:
 		return key, nil
 	case 1:
@@ -386,13 +447,13 @@ func randRange(r *rand.Rand) (key, end []byte) {
 	case 2:
 		return []byte{0}, []byte{0}
 	default:
-		return key, []byte(pick(r, modelKeys))
+		return key, []byte(pick(g.Rand, g.keys))
 	}
 }
 
-func randPut(r *rand.Rand, n int) *pb.PutRequest {
-	p := &pb.PutRequest{Key: []byte(pick(r, modelKeys)), Value: fmt.Appendf(nil, "v%d", n), PrevKv: r.IntN(2) == 0}
-	switch r.IntN(10) {
+func (g *gen) randPut(n int) *pb.PutRequest {
+	p := &pb.PutRequest{Key: []byte(pick(g.Rand, g.keys)), Value: fmt.Appendf(nil, "v%d", n), PrevKv: g.IntN(2) == 0}
+	switch g.IntN(10) {
 	case 0:
 		p.IgnoreValue = true
 		p.Value = nil
@@ -401,60 +462,63 @@ func randPut(r *rand.Rand, n int) *pb.PutRequest {
 	case 2:
 		p.Lease = 2 // not granted
 	case 3, 4:
-		p.Lease = pick(r, []int64{1, 3})
+		p.Lease = pick(g.Rand, []int64{1, 3})
 	}
 	return p
 }
 
-func randDel(r *rand.Rand) *pb.DeleteRangeRequest {
-	k, e := randRange(r)
-	return &pb.DeleteRangeRequest{Key: k, RangeEnd: e, PrevKv: r.IntN(2) == 0}
+func (g *gen) randDel() *pb.DeleteRangeRequest {
+	k, e := g.randRange()
+	return &pb.DeleteRangeRequest{Key: k, RangeEnd: e, PrevKv: g.IntN(2) == 0}
 }
 
-func randRangeReq(r *rand.Rand, m *model) *pb.RangeRequest {
-	k, e := randRange(r)
+func (g *gen) randRangeReq(m *model) *pb.RangeRequest {
+	k, e := g.randRange()
 	rr := &pb.RangeRequest{Key: k, RangeEnd: e}
-	if r.IntN(2) == 0 {
-		rr.Revision = m.compactRev - 1 + r.Int64N(m.rev-m.compactRev+3)
+	switch g.IntN(4) {
+	case 0: // anywhere, errors included
+		rr.Revision = m.compactRev - 1 + g.Int64N(m.rev-m.compactRev+3)
+	case 1: // a little behind: most versions there are still current (stubs)
+		rr.Revision = m.rev - g.Int64N(4)
 	}
-	if r.IntN(3) == 0 {
-		rr.Limit = r.Int64N(4)
+	if g.IntN(3) == 0 {
+		rr.Limit = g.Int64N(4)
 	}
-	if r.IntN(3) == 0 {
-		rr.SortTarget = pb.RangeRequest_SortTarget(r.IntN(5))
-		rr.SortOrder = pb.RangeRequest_SortOrder(r.IntN(3))
+	if g.IntN(3) == 0 {
+		rr.SortTarget = pb.RangeRequest_SortTarget(g.IntN(5))
+		rr.SortOrder = pb.RangeRequest_SortOrder(g.IntN(3))
 	}
-	rr.KeysOnly = r.IntN(5) == 0
-	rr.CountOnly = r.IntN(8) == 0
-	if r.IntN(4) == 0 {
-		rr.MinModRevision = r.Int64N(m.rev + 1)
+	rr.KeysOnly = g.IntN(5) == 0
+	rr.CountOnly = g.IntN(8) == 0
+	if g.IntN(4) == 0 {
+		rr.MinModRevision = g.Int64N(m.rev + 1)
 	}
-	if r.IntN(4) == 0 {
-		rr.MaxCreateRevision = r.Int64N(m.rev + 1)
+	if g.IntN(4) == 0 {
+		rr.MaxCreateRevision = g.Int64N(m.rev + 1)
 	}
-	if r.IntN(6) == 0 {
-		rr.MaxModRevision = r.Int64N(m.rev + 1)
-		rr.MinCreateRevision = r.Int64N(m.rev + 1)
+	if g.IntN(6) == 0 {
+		rr.MaxModRevision = g.Int64N(m.rev + 1)
+		rr.MinCreateRevision = g.Int64N(m.rev + 1)
 	}
 	return rr
 }
 
-func randCompare(r *rand.Rand, m *model) *pb.Compare {
-	k, e := randRange(r)
-	c := &pb.Compare{Key: k, Result: pb.Compare_CompareResult(r.IntN(4))}
-	if r.IntN(3) != 0 {
+func (g *gen) randCompare(m *model) *pb.Compare {
+	k, e := g.randRange()
+	c := &pb.Compare{Key: k, Result: pb.Compare_CompareResult(g.IntN(4))}
+	if g.IntN(3) != 0 {
 		c.RangeEnd = nil
 		e = nil
 	}
 	c.RangeEnd = e
 	cur, _ := m.at(string(k), m.rev)
-	switch r.IntN(5) {
+	switch g.IntN(5) {
 	case 0:
-		c.Target, c.TargetUnion = pb.Compare_VERSION, &pb.Compare_Version{Version: cur.version + r.Int64N(3) - 1}
+		c.Target, c.TargetUnion = pb.Compare_VERSION, &pb.Compare_Version{Version: cur.version + g.Int64N(3) - 1}
 	case 1:
-		c.Target, c.TargetUnion = pb.Compare_CREATE, &pb.Compare_CreateRevision{CreateRevision: cur.create + r.Int64N(3) - 1}
+		c.Target, c.TargetUnion = pb.Compare_CREATE, &pb.Compare_CreateRevision{CreateRevision: cur.create + g.Int64N(3) - 1}
 	case 2:
-		c.Target, c.TargetUnion = pb.Compare_MOD, &pb.Compare_ModRevision{ModRevision: cur.rev + r.Int64N(3) - 1}
+		c.Target, c.TargetUnion = pb.Compare_MOD, &pb.Compare_ModRevision{ModRevision: cur.rev + g.Int64N(3) - 1}
 	case 3:
 		c.Target, c.TargetUnion = pb.Compare_VALUE, &pb.Compare_Value{Value: []byte(cur.value)}
 	case 4:
@@ -463,17 +527,17 @@ func randCompare(r *rand.Rand, m *model) *pb.Compare {
 	return c
 }
 
-func randOps(r *rand.Rand, m *model, n *int) []*pb.RequestOp {
+func (g *gen) randOps(m *model, n *int) []*pb.RequestOp {
 	var ops []*pb.RequestOp
-	for range r.IntN(4) {
+	for range g.IntN(4) {
 		*n++
-		switch r.IntN(3) {
+		switch g.IntN(3) {
 		case 0:
-			ops = append(ops, &pb.RequestOp{Request: &pb.RequestOp_RequestPut{RequestPut: randPut(r, *n)}})
+			ops = append(ops, &pb.RequestOp{Request: &pb.RequestOp_RequestPut{RequestPut: g.randPut(*n)}})
 		case 1:
-			ops = append(ops, &pb.RequestOp{Request: &pb.RequestOp_RequestDeleteRange{RequestDeleteRange: randDel(r)}})
+			ops = append(ops, &pb.RequestOp{Request: &pb.RequestOp_RequestDeleteRange{RequestDeleteRange: g.randDel()}})
 		case 2:
-			ops = append(ops, rangeOp(randRangeReq(r, m)))
+			ops = append(ops, rangeOp(g.randRangeReq(m)))
 		}
 	}
 	return ops
@@ -487,6 +551,14 @@ func sameErr(got, want error) bool {
 	return errors.Is(got, want)
 }
 
+// modelConfig shapes a random workload.
+type modelConfig struct {
+	keys []string
+	// puts and dels are the weights of single puts and deletes among the
+	// requests of a write batch (txns weigh 2, compactions 1).
+	puts, dels int
+}
+
 func TestModel(t *testing.T) {
 	seeds := 16
 	steps := 400
@@ -495,13 +567,31 @@ func TestModel(t *testing.T) {
 	}
 	for seed := range seeds {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			testModel(t, uint64(seed), steps)
+			testModel(t, uint64(seed), steps, modelConfig{keys: modelKeys, puts: 2, dels: 1})
 		})
 	}
 }
 
-func testModel(t *testing.T, seed uint64, steps int) {
+// TestModelOverwrites: few keys, mostly puts, so that nearly every write
+// replaces a current version (a stub that becomes a full record), often
+// twice in one txn or batch, and reads at old revisions, events and
+// compaction meet stubs all the time.
+func TestModelOverwrites(t *testing.T) {
+	seeds := 8
+	steps := 400
+	if testing.Short() {
+		seeds = 2
+	}
+	for seed := range seeds {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			testModel(t, 1000+uint64(seed), steps, modelConfig{keys: []string{"a", "a\x00", "b"}, puts: 5, dels: 1})
+		})
+	}
+}
+
+func testModel(t *testing.T, seed uint64, steps int, mc modelConfig) {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	g := &gen{Rand: r, keys: mc.keys}
 	h := newHarnessCfg(t, Config{compactStep: 1 + r.IntN(5)})
 	h.leases[1], h.leases[3] = true, true
 	m := newModel()
@@ -523,9 +613,9 @@ func testModel(t *testing.T, seed uint64, steps int) {
 			before := m.clone()
 			for range 1 + r.IntN(4) {
 				n++
-				switch r.IntN(6) {
-				case 0, 1:
-					req := randPut(r, n)
+				switch op := r.IntN(mc.puts + mc.dels + 3); {
+				case op < mc.puts:
+					req := g.randPut(n)
 					got, err := h.s.Put(b, req)
 					var want *pb.PutResponse
 					var werr error
@@ -542,8 +632,8 @@ func testModel(t *testing.T, seed uint64, steps int) {
 					if err == nil {
 						eqResp("put", got, want)
 					}
-				case 2:
-					req := randDel(r)
+				case op < mc.puts+mc.dels:
+					req := g.randDel()
 					got, err := h.s.DeleteRange(b, req)
 					if err != nil {
 						fail("delete: %v", err)
@@ -552,10 +642,10 @@ func testModel(t *testing.T, seed uint64, steps int) {
 					want := t.del(req)
 					t.end()
 					eqResp("delete", got, want)
-				case 3, 4:
-					req := &pb.TxnRequest{Success: randOps(r, m, &n), Failure: randOps(r, m, &n)}
+				case op < mc.puts+mc.dels+2:
+					req := &pb.TxnRequest{Success: g.randOps(m, &n), Failure: g.randOps(m, &n)}
 					for range r.IntN(3) {
-						req.Compare = append(req.Compare, randCompare(r, m))
+						req.Compare = append(req.Compare, g.randCompare(m))
 					}
 					got, err := h.s.Txn(b, req)
 					want, werr := m.txn(req)
@@ -565,7 +655,7 @@ func testModel(t *testing.T, seed uint64, steps int) {
 					if err == nil {
 						eqResp("txn", got, want)
 					}
-				case 5:
+				default:
 					rev := m.compactRev - 1 + r.Int64N(m.rev-m.compactRev+2)
 					_, done, err := h.s.Compact(b, &pb.CompactionRequest{Revision: rev})
 					var werr error
@@ -599,9 +689,9 @@ func testModel(t *testing.T, seed uint64, steps int) {
 			if h.s.Rev() != m.rev || h.s.CompactRev() != m.compactRev {
 				fail("rev %d compact %d, want %d %d", h.s.Rev(), h.s.CompactRev(), m.rev, m.compactRev)
 			}
-		case k < 19: // reads
+		case k < 18: // reads
 			for range 4 {
-				req := randRangeReq(r, m)
+				req := g.randRangeReq(m)
 				got, err := h.s.Range(context.Background(), req)
 				want, werr := (&mtxn{m: m}).rangeReq(req)
 				if !sameErr(err, werr) {
@@ -611,6 +701,28 @@ func testModel(t *testing.T, seed uint64, steps int) {
 					eqResp(fmt.Sprintf("range %v", req), got, want)
 				}
 			}
+		case k < 19: // watch catch-up above the compacted revision, physical state
+			lo := max(m.compactRev, 0) + 1
+			from := lo + r.Int64N(m.rev+2-lo)
+			evs, next, rev, err := h.s.Events(context.Background(), from, 0, nil)
+			if err != nil || next != m.rev+1 || rev != m.rev {
+				fail("events from %d: next %d rev %d err %v", from, next, rev, err)
+			}
+			var want []string
+			for _, e := range m.events {
+				var rev int64
+				fmt.Sscanf(e, "%d:", &rev)
+				if rev >= from {
+					want = append(want, e)
+				}
+			}
+			if got := groupEvents(evs); !slices.Equal(got, want) {
+				fail("events from %d\n got %v\nwant %v", from, got, want)
+			}
+			waitCompacted(h, m.compactRev)
+			if got, want := h.physical(), m.expectedHistory(true); !slices.Equal(got, want) {
+				fail("physical state\n got %v\nwant %v", got, want)
+			}
 		default:
 			h.reopen()
 		}
@@ -618,8 +730,11 @@ func testModel(t *testing.T, seed uint64, steps int) {
 
 	// Everything compacted: the physical history is exactly what etcd keeps.
 	waitCompacted(h, m.compactRev)
-	if got, want := h.history(), m.expectedHistory(); !slices.Equal(got, want) {
+	if got, want := h.history(), m.expectedHistory(false); !slices.Equal(got, want) {
 		t.Errorf("seed %d history\n got %v\nwant %v", seed, got, want)
+	}
+	if got, want := h.physical(), m.expectedHistory(true); !slices.Equal(got, want) {
+		t.Errorf("seed %d physical state\n got %v\nwant %v", seed, got, want)
 	}
 	for _, e := range h.revs() {
 		var rev int64

@@ -354,6 +354,15 @@ func (sp *span) open(ctx context.Context, rd reader, reverse bool) (cursor, erro
 		}
 		return &liveCursor{ctx: ctx, it: it, reverse: reverse}, nil
 	default:
+		if sp.end == nil {
+			// The current version answers if it is not newer than rev —
+			// the common case of a read a little behind the current
+			// revision — with a bloom-filtered Get and no history seek.
+			c, err := openLiveKeyAt(rd, sp.key, sp.rev)
+			if c != nil || err != nil {
+				return c, err
+			}
+		}
 		var lo, hi []byte
 		if sp.end == nil {
 			lo = appendHistSeek(nil, sp.key, sp.rev)
@@ -369,7 +378,7 @@ func (sp *span) open(ctx context.Context, rd reader, reverse bool) (cursor, erro
 		if err != nil {
 			return nil, err
 		}
-		return &histCursor{ctx: ctx, it: it, rev: sp.rev}, nil
+		return &histCursor{ctx: ctx, it: it, rev: sp.rev, rd: rd, single: sp.end == nil, end: sp.end}, nil
 	}
 }
 
@@ -414,6 +423,24 @@ func openLiveKey(rd reader, key []byte) (cursor, error) {
 	return &liveKeyCursor{k: key, val: v, closer: closer}, nil
 }
 
+// openLiveKeyAt returns a cursor over key's live record if its version is
+// the one at rev (mod <= rev: nothing changed the key since), else nil.
+func openLiveKeyAt(rd reader, key []byte, rev int64) (cursor, error) {
+	v, closer, err := rd.Get(appendLiveKey(nil, key))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	mod, _, err := uvarint(v)
+	if err != nil || mod > rev {
+		_ = closer.Close()
+		return nil, err
+	}
+	return &liveKeyCursor{k: key, val: v, closer: closer}, nil
+}
+
 func (c *liveKeyCursor) next() bool {
 	if c.done {
 		return false
@@ -421,10 +448,15 @@ func (c *liveKeyCursor) next() bool {
 	c.done = true
 	return true
 }
-func (c *liveKeyCursor) key() []byte             { return c.k }
-func (c *liveKeyCursor) record() (record, error) { return decodeLiveRecord(c.val) }
-func (c *liveKeyCursor) err() error              { return nil }
-func (c *liveKeyCursor) close()                  { _ = c.closer.Close() }
+
+func (c *liveKeyCursor) key() []byte { return c.k }
+func (c *liveKeyCursor) err() error  { return nil }
+func (c *liveKeyCursor) close()      { _ = c.closer.Close() }
+
+func (c *liveKeyCursor) record() (record, error) {
+	r, _, err := decodeLiveRecord(c.val)
+	return r, err
+}
 
 // ctxCheckEvery is how many keys a scan walks between context checks.
 const ctxCheckEvery = 1024
@@ -469,7 +501,8 @@ func (c *liveCursor) record() (record, error) {
 	if err != nil {
 		return record{}, err
 	}
-	return decodeLiveRecord(v)
+	r, _, err := decodeLiveRecord(v)
+	return r, err
 }
 
 func (c *liveCursor) err() error {
@@ -484,7 +517,10 @@ func (c *liveCursor) close() { _ = c.it.Close() }
 // histCursor walks the history keyspace at revision rev: for each user key it
 // seeks to (key, rev) — the first entry at or below rev, as entries of a key
 // are ordered newest first — and skips the key if that entry is a tombstone
-// or there is none.
+// or there is none. If that entry is a stub, the version at rev is the key's
+// current one and record reads it from the live keyspace of the same reader:
+// with a Get for a single key, else with a second iterator that moves
+// forward with the history one.
 type histCursor struct {
 	ctx     context.Context
 	it      *pebble.Iterator
@@ -496,8 +532,17 @@ type histCursor struct {
 	prefix []byte // history prefix of the current key (owned)
 	val    []byte // its value at rev (iterator memory)
 	valRev int64
+	valSub uint32
 	kbuf   []byte
 	seek   []byte
+
+	// Live lookups of stubs.
+	rd         reader
+	single     bool   // the span is one key: Get, not an iterator
+	end        []byte // the span's end (as mkGteRange), bounds liveIt
+	liveIt     *pebble.Iterator
+	liveCloser io.Closer // of the last Get
+	liveKey    []byte
 }
 
 // skipNexts is how many Next calls histCursor tries before it seeks past the
@@ -523,7 +568,7 @@ func (c *histCursor) next() bool {
 				return false
 			}
 		}
-		prefix, rev, _, err := splitHistKey(c.it.Key())
+		prefix, rev, sub, err := splitHistKey(c.it.Key())
 		if err != nil {
 			c.e = err
 			return false
@@ -536,7 +581,7 @@ func (c *histCursor) next() bool {
 			if !c.older() {
 				return false
 			}
-			prefix, rev, _, err = splitHistKey(c.it.Key())
+			prefix, rev, sub, err = splitHistKey(c.it.Key())
 			if err != nil {
 				c.e = err
 				return false
@@ -555,7 +600,7 @@ func (c *histCursor) next() bool {
 			valid = c.skip() // deleted at rev
 			continue
 		}
-		c.val, c.valRev = v, rev
+		c.val, c.valRev, c.valSub = v, rev, sub
 		return true
 	}
 	return false
@@ -600,7 +645,70 @@ func (c *histCursor) key() []byte {
 	return c.kbuf
 }
 
-func (c *histCursor) record() (record, error) { return decodeRecord(c.val, c.valRev) }
+func (c *histCursor) record() (record, error) {
+	if !isStub(c.val) {
+		return decodeRecord(c.val, c.valRev)
+	}
+	v, err := c.live()
+	if err != nil {
+		return record{}, err
+	}
+	return stubRecord(v, c.liveKey[1:], c.valRev, c.valSub)
+}
+
+// live returns the live value of the current key, which must exist: the
+// key's version at rev is a stub, so it is the current one.
+func (c *histCursor) live() ([]byte, error) {
+	c.liveKey = appendLiveKey(c.liveKey[:0], c.key())
+	if c.single {
+		if c.liveCloser != nil {
+			_ = c.liveCloser.Close()
+			c.liveCloser = nil
+		}
+		v, closer, err := c.rd.Get(c.liveKey)
+		if errors.Is(err, pebble.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.liveCloser = closer
+		return v, nil
+	}
+	if c.liveIt == nil {
+		o := &pebble.IterOptions{LowerBound: bytes.Clone(c.liveKey), UpperBound: liveHigh}
+		if len(c.end) > 0 {
+			o.UpperBound = appendLiveKey(nil, c.end)
+		}
+		it, err := c.rd.NewIter(o)
+		if err != nil {
+			return nil, err
+		}
+		c.liveIt = it
+	}
+	// Keys come in increasing order: a forward seek, which pebble turns
+	// into Nexts when the next key is near.
+	if !c.liveIt.SeekGE(c.liveKey) || !bytes.Equal(c.liveIt.Key(), c.liveKey) {
+		return nil, c.liveIt.Error()
+	}
+	return c.liveIt.ValueAndErr()
+}
+
+// stubRecord decodes the live value v of key, whose history entry at (rev,
+// sub) is a stub: v must be that very version.
+func stubRecord(v, key []byte, rev int64, sub uint32) (record, error) {
+	if v == nil {
+		return record{}, fmt.Errorf("%w: stub %q@%d.%d without a live record", errCorrupt, key, rev, sub)
+	}
+	r, _, err := decodeLiveRecord(v)
+	if err != nil {
+		return record{}, err
+	}
+	if r.mod != rev || r.sub != sub {
+		return record{}, fmt.Errorf("%w: stub %q@%d.%d but live record at %d.%d", errCorrupt, key, rev, sub, r.mod, r.sub)
+	}
+	return r, nil
+}
 
 func (c *histCursor) err() error {
 	if c.e != nil {
@@ -609,4 +717,12 @@ func (c *histCursor) err() error {
 	return c.it.Error()
 }
 
-func (c *histCursor) close() { _ = c.it.Close() }
+func (c *histCursor) close() {
+	_ = c.it.Close()
+	if c.liveIt != nil {
+		_ = c.liveIt.Close()
+	}
+	if c.liveCloser != nil {
+		_ = c.liveCloser.Close()
+	}
+}

@@ -138,7 +138,8 @@ func New(db *pebble.DB, cfg Config) (*Store, error) {
 // readState reads the current revision (the highest entry of the revision
 // keyspace: every write txn writes at least one and compaction never removes
 // the entries of the compacted revision or later; 1 when empty, as etcd),
-// the scheduled and the finished compaction revision (-1 when none, as etcd).
+// the scheduled and the finished compaction revision (-1 when none, as etcd),
+// and refuses a layout other than formatVersion.
 func readState(r pebble.Reader) (rev, compactRev, finished int64, err error) {
 	rev = 1
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: revLow, UpperBound: revHigh})
@@ -160,8 +161,21 @@ func readState(r pebble.Reader) (rev, compactRev, finished int64, err error) {
 	if finished, err = getMeta(r, metaFinishedKey); err != nil {
 		return 0, 0, 0, err
 	}
+	if rev > 1 {
+		// Written by the first write txn; absent in the unreleased format 1.
+		format, err := getMeta(r, metaFormatKey)
+		if err != nil {
+			return 0, 0, 0, err
+		}
+		if format != formatVersion {
+			return 0, 0, 0, fmt.Errorf("%w %d (this version reads %d only)", errFormat, max(format, 1), formatVersion)
+		}
+	}
 	return rev, compactRev, finished, nil
 }
+
+// errFormat is returned by New for a database written in another layout.
+var errFormat = errors.New("mvcc: unsupported layout version")
 
 // getMeta reads an int64 meta value; -1 when absent.
 func getMeta(r pebble.Reader, key []byte) (int64, error) {

@@ -12,6 +12,7 @@ import (
 	pb "github.com/cairnkv/cairn/gen/etcdserverpb"
 	"github.com/cairnkv/cairn/gen/mvccpb"
 	"github.com/cairnkv/cairn/modules/rpcerr"
+	"github.com/cairnkv/cairn/modules/storage"
 )
 
 func TestEmptyStore(t *testing.T) {
@@ -402,7 +403,7 @@ func TestDeleteResetsVersion(t *testing.T) {
 	if got := h.get("k", 0); got != "k@5{c=5,v=1}=3" {
 		t.Errorf("re-created key = %s", got)
 	}
-	if got := h.history(); !slices.Equal(got, []string{"hist k@5", "hist k@4 del", "hist k@3", "hist k@2"}) {
+	if got := h.history(); !slices.Equal(got, []string{"hist k@5 stub", "hist k@4 del", "hist k@3", "hist k@2"}) {
 		t.Errorf("history %v", got)
 	}
 	if got := h.scan(liveLow, liveHigh); !slices.Equal(got, []string{"live k"}) {
@@ -532,5 +533,128 @@ func TestStateSurvivesReopen(t *testing.T) {
 	}
 	if resp := h.put("c", "4"); resp.Header.Revision != 6 {
 		t.Errorf("next revision %d", resp.Header.Revision)
+	}
+}
+
+// TestFormatVersion: the first write txn records the layout version; New
+// refuses a non-empty store without it (written by format 1) or with another.
+func TestFormatVersion(t *testing.T) {
+	h := newHarness(t)
+	if got := h.scan(metaFormatKey, append(metaFormatKey, 0)); len(got) != 0 {
+		t.Fatalf("empty store has a format key")
+	}
+	h.put("a", "1")
+	h.put("a", "2")
+	v, closer, err := h.db.Get(metaFormatKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := getInt64(v); got != formatVersion {
+		t.Errorf("format %d", got)
+	}
+	closer.Close()
+	h.reopen()
+	for _, tt := range []struct {
+		name string
+		set  func(b *pebble.Batch) error
+	}{
+		{"absent", func(b *pebble.Batch) error { return b.Delete(metaFormatKey, nil) }},
+		{"other", func(b *pebble.Batch) error { return b.Set(metaFormatKey, putInt64(formatVersion+1), nil) }},
+	} {
+		h.close()
+		db, err := storage.Open(storage.Config{Dir: h.dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := db.NewBatch()
+		if err := tt.set(b); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Commit(pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := New(db, Config{}); !errors.Is(err, errFormat) {
+			t.Errorf("%s: New: %v", tt.name, err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestStubs: the current version of a live key is a stub in history (its
+// record is the live one); replacing or deleting it rewrites the stub as the
+// full record, and every reader of history follows stubs to the live record.
+func TestStubs(t *testing.T) {
+	h := newHarness(t)
+	h.put("a", "1") // 2
+	h.put("b", "1") // 3
+	if got := h.physical(); !slices.Equal(got, []string{"hist a@2 stub", "hist b@3 stub",
+		"live a@2.0{c=2,v=1,l=0}=1", "live b@3.0{c=3,v=1,l=0}=1"}) {
+		t.Errorf("after puts: %v", got)
+	}
+	// A txn writes a twice (sub-revisions 0 and 1) and reads it at the
+	// revision before (the first write's stub is already a full record).
+	resp, err := h.txn(&pb.TxnRequest{Success: []*pb.RequestOp{put("a", "2"), put("a", "3"),
+		rangeOp(&pb.RangeRequest{Key: []byte("a"), RangeEnd: []byte("c"), Revision: 3})}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmtKVs(resp.Responses[2].GetResponseRange().Kvs); got != "a@2{c=2,v=1}=1 b@3{c=3,v=1}=1" {
+		t.Errorf("txn read at 3: %s", got)
+	}
+	h.del("b", "") // 5
+	want := []string{"hist a@4.1 stub", "hist a@4{c=2,v=2,l=0}=2", "hist a@2{c=2,v=1,l=0}=1",
+		"hist b@5 del", "hist b@3{c=3,v=1,l=0}=1", "live a@4.1{c=2,v=3,l=0}=3"}
+	if got := h.physical(); !slices.Equal(got, want) {
+		t.Errorf("physical\n got %v\nwant %v", got, want)
+	}
+	for _, tt := range []struct {
+		rev  int64
+		want string
+	}{
+		{2, "a@2{c=2,v=1}=1"},
+		{3, "a@2{c=2,v=1}=1 b@3{c=3,v=1}=1"},
+		{4, "a@4{c=2,v=3}=3 b@3{c=3,v=1}=1"}, // a's stub: the live record
+		{5, "a@4{c=2,v=3}=3"},
+	} {
+		if got := fmtKVs(h.rng(&pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}, Revision: tt.rev}).Kvs); got != tt.want {
+			t.Errorf("all at %d: %s, want %s", tt.rev, got, tt.want)
+		}
+		single := ""
+		if kvs := h.rng(&pb.RangeRequest{Key: []byte("a"), Revision: tt.rev}).Kvs; len(kvs) > 0 {
+			single = fmtKV(kvs[0])
+		}
+		if want, _, _ := strings.Cut(tt.want, " "); single != want {
+			t.Errorf("a at %d: %s, want %s", tt.rev, single, want)
+		}
+	}
+	evs, _, _, err := h.s.Events(context.Background(), 1, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmtEvents(evs); got != "PUT a@2{c=2,v=1}=1; PUT b@3{c=3,v=1}=1; PUT a@4{c=2,v=2}=2; PUT a@4{c=2,v=3}=3; DELETE b@5{c=0,v=0}" {
+		t.Errorf("events %s", got)
+	}
+	// Compaction at 4 keeps a's stub (its latest version) and nothing older.
+	h.compactWait(4)
+	if got := h.history(); !slices.Equal(got, []string{"hist a@4.1 stub", "hist b@5 del", "hist b@3"}) {
+		t.Errorf("history after compaction %v", got)
+	}
+	if got := fmtKVs(h.rng(&pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}, Revision: 4}).Kvs); got != "a@4{c=2,v=3}=3 b@3{c=3,v=1}=1" {
+		t.Errorf("all at 4 after compaction: %s", got)
+	}
+	// A stub without its live record is corruption, not an absent key.
+	h.batch(func(b *pebble.Batch) {
+		if err := b.Delete(appendLiveKey(nil, []byte("a")), nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	h.reopen()
+	if _, err := h.s.Range(context.Background(), &pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}, Revision: 4}); !errors.Is(err, errCorrupt) {
+		t.Errorf("range over a dangling stub: %v", err)
+	}
+	if _, _, _, err := h.s.Events(context.Background(), 4, 0, nil); !errors.Is(err, errCorrupt) {
+		t.Errorf("events of a dangling stub: %v", err)
 	}
 }
