@@ -160,7 +160,7 @@ func checkSupported(c *config.Config) error {
 }
 
 func storageConfig(c *config.Config, log *zap.Logger) storage.Config {
-	return storage.Config{Dir: filepath.Join(c.DataDir, "member", "pebble")}
+	return storage.Config{Dir: filepath.Join(c.DataDir, "member", "pebble"), Logger: log.Named("pebble")}
 }
 
 func urlStrings(us []url.URL) []string {

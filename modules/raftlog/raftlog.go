@@ -397,27 +397,25 @@ func (n *Node) Propose(ctx context.Context, id uint64, data []byte) (any, error)
 	n.waitMu.Lock()
 	n.waiters[id] = waiter{ch: ch, tick: n.ticks.Load()}
 	n.waitMu.Unlock()
-	select {
-	case n.propc <- proposal{id: id, data: data}:
-	case <-ctx.Done():
-		n.forget(id)
-		return nil, ctx.Err()
-	case <-n.stopc:
-		n.forget(id)
-		return nil, ErrStopped
-	}
-	select {
-	case r := <-ch:
-		if err, ok := r.(error); ok {
-			return nil, err
+	// One select for the hand-over and the wait: propc is switched off
+	// (nil) once the proposal is in; a timeout may answer even before.
+	propc := n.propc
+	for {
+		select {
+		case propc <- proposal{id: id, data: data}:
+			propc = nil
+		case r := <-ch:
+			if err, ok := r.(error); ok {
+				return nil, err
+			}
+			return r, nil
+		case <-ctx.Done():
+			n.forget(id)
+			return nil, ctx.Err()
+		case <-n.stopc:
+			n.forget(id)
+			return nil, ErrStopped
 		}
-		return r, nil
-	case <-ctx.Done():
-		n.forget(id)
-		return nil, ctx.Err()
-	case <-n.stopc:
-		n.forget(id)
-		return nil, ErrStopped
 	}
 }
 

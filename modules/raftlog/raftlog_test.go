@@ -298,35 +298,52 @@ func TestReadIndexBatchesConcurrentReads(t *testing.T) {
 
 func TestLogTruncation(t *testing.T) {
 	dir := t.TempDir()
-	n, db, _ := open(t, dir, Config{SnapshotCount: 20, CatchUpEntries: 5})
-	for i := 0; i < 100; i++ {
+	const catchUp = 5
+	n, db, _ := open(t, dir, Config{SnapshotCount: 20, CatchUpEntries: catchUp})
+	proposed := uint64(0)
+	for ; proposed < 100; proposed++ {
 		propose(t, n, "t")
 	}
-	// Truncation runs on the raft loop after apply; a final proposal gives it a turn.
+	// Truncation runs on the raft loop after apply; each proposal gives it a turn.
 	deadline := time.Now().Add(5 * time.Second)
-	for n.Status().AppliedIndex > 0 {
+	for {
 		p, err := load(db)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if p.truncIndex > 50 {
-			if uint64(len(p.entries)) > n.Status().LastIndex-p.truncIndex {
-				t.Fatalf("%d entries kept after truncation at %d", len(p.entries), p.truncIndex)
+			applied := n.Status().AppliedIndex
+			// The retention window stays: at least catchUp applied entries.
+			if p.truncIndex > applied-catchUp {
+				t.Fatalf("truncated to %d with applied %d: fewer than %d entries kept", p.truncIndex, applied, catchUp)
 			}
+			// Nothing at or below the truncation point is left on disk.
+			iter, err := db.NewIter(&pebble.IterOptions{
+				LowerBound: logKey(nil, 0), UpperBound: logKey(nil, p.truncIndex+1),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if iter.First() {
+				t.Fatalf("entry key %x kept below truncation index %d", iter.Key(), p.truncIndex)
+			}
+			iter.Close()
 			break
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("log never truncated: truncIndex %d, %d entries", p.truncIndex, len(p.entries))
 		}
 		propose(t, n, "t")
+		proposed++
 	}
 	n.Stop()
 	db.Close()
-	n, db, _ = open(t, dir, Config{SnapshotCount: 20, CatchUpEntries: 5})
+	n, db, _ = open(t, dir, Config{SnapshotCount: 20, CatchUpEntries: catchUp})
 	defer db.Close()
 	defer n.Stop()
-	if got := propose(t, n, "t"); got < 101 {
-		t.Fatalf("count %d after restart from a truncated log", got)
+	// Every proposal applied exactly once across the truncated restart.
+	if got := propose(t, n, "t"); got != proposed+1 {
+		t.Fatalf("count %d after restart from a truncated log, want %d", got, proposed+1)
 	}
 }
 

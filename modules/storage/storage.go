@@ -24,6 +24,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"go.uber.org/zap"
 )
 
 // Key prefixes. Each module owns the keys under its prefix and nothing else.
@@ -48,8 +49,9 @@ type Config struct {
 	// measured no faster, and pebble preallocates each WAL file to 110% of
 	// it and keeps up to four, so it sets the data dir's floor (~140 MiB).
 	MemTableBytes uint64
-	// Logger receives pebble's log lines. nil discards them.
-	Logger pebble.Logger
+	// Logger receives pebble's log lines: its routine flush and compaction
+	// notes at debug level, errors as errors. nil discards them.
+	Logger *zap.Logger
 }
 
 // Open opens (or creates) the database at cfg.Dir.
@@ -59,6 +61,9 @@ func Open(cfg Config) (*pebble.DB, error) {
 	}
 	if cfg.CacheBytes == 0 {
 		cfg.CacheBytes = 128 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
 	}
 	if cfg.MemTableBytes == 0 {
 		cfg.MemTableBytes = 32 << 20
@@ -75,10 +80,7 @@ func Open(cfg Config) (*pebble.DB, error) {
 		CompactionConcurrencyRange: func() (int, int) {
 			return 1, 2
 		},
-		Logger: cfg.Logger,
-	}
-	if opts.Logger == nil {
-		opts.Logger = discard{}
+		Logger: pebbleLogger{cfg.Logger.Sugar()},
 	}
 	for i := range opts.Levels {
 		l := &opts.Levels[i]
@@ -97,10 +99,9 @@ func Open(cfg Config) (*pebble.DB, error) {
 	return db, nil
 }
 
-type discard struct{}
+// pebbleLogger adapts zap to pebble.Logger.
+type pebbleLogger struct{ s *zap.SugaredLogger }
 
-func (discard) Infof(string, ...any)  {}
-func (discard) Errorf(string, ...any) {}
-func (discard) Fatalf(format string, args ...any) {
-	panic(fmt.Sprintf(format, args...))
-}
+func (l pebbleLogger) Infof(format string, args ...any)  { l.s.Debugf(format, args...) }
+func (l pebbleLogger) Errorf(format string, args ...any) { l.s.Errorf(format, args...) }
+func (l pebbleLogger) Fatalf(format string, args ...any) { l.s.Fatalf(format, args...) }
