@@ -161,20 +161,11 @@ func execRange(ctx context.Context, rd reader, curRev, compactRev int64, r *pb.R
 		if !passes(r, &rec) {
 			continue
 		}
-		kv := alloc.kv()
 		k := c.key()
 		if withValues {
 			alloc.reserve(len(k) + len(rec.value))
 		}
-		kv.Key = alloc.bytes(k)
-		kv.CreateRevision = rec.create
-		kv.ModRevision = rec.mod
-		kv.Version = rec.version
-		kv.Lease = rec.lease
-		if withValues {
-			kv.Value = alloc.bytes(rec.value)
-		}
-		kvs = append(kvs, kv)
+		kvs = append(kvs, rec.keyValue(&alloc, k, withValues))
 	}
 	if err := c.err(); err != nil {
 		return nil, err

@@ -311,20 +311,31 @@ func headerBlockFragment(flags byte, p []byte) ([]byte, bool) {
 
 // fill reads until at least n bytes are waiting in sn.in.
 func (sn *sniffer) fill(n int) error {
-	for len(sn.in) < n {
-		if cap(sn.in)-len(sn.in) < 1024 || cap(sn.in) < n {
-			grown := make([]byte, len(sn.in), max(2*cap(sn.in), n+4096))
-			copy(grown, sn.in)
-			sn.in = grown
+	var m int
+	var err error
+	sn.in, m, err = readAtLeast(sn.c, sn.in, n)
+	sn.read += m
+	return err
+}
+
+// readAtLeast reads from r into buf's spare capacity, growing it, until buf
+// holds at least n bytes; it returns buf and how many bytes it read.
+func readAtLeast(r io.Reader, buf []byte, n int) ([]byte, int, error) {
+	read := 0
+	for len(buf) < n {
+		if cap(buf)-len(buf) < 1024 || cap(buf) < n {
+			grown := make([]byte, len(buf), max(2*cap(buf), n+4096))
+			copy(grown, buf)
+			buf = grown
 		}
-		m, err := sn.c.Read(sn.in[len(sn.in):cap(sn.in)])
-		sn.in = sn.in[:len(sn.in)+m]
-		sn.read += m
-		if err != nil && len(sn.in) < n {
-			return err
+		m, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		read += m
+		if err != nil && len(buf) < n {
+			return buf, read, err
 		}
 	}
-	return nil
+	return buf, read, nil
 }
 
 func (sn *sniffer) keep(n int) {
@@ -393,19 +404,9 @@ func (c *sniffedConn) Read(p []byte) (int, error) {
 }
 
 func (c *sniffedConn) fill(n int) error {
-	for len(c.buf) < n {
-		if cap(c.buf)-len(c.buf) < 1024 || cap(c.buf) < n {
-			grown := make([]byte, len(c.buf), max(2*cap(c.buf), n+4096))
-			copy(grown, c.buf)
-			c.buf = grown
-		}
-		m, err := c.Conn.Read(c.buf[len(c.buf):cap(c.buf)])
-		c.buf = c.buf[:len(c.buf)+m]
-		if err != nil && len(c.buf) < n {
-			return err
-		}
-	}
-	return nil
+	var err error
+	c.buf, _, err = readAtLeast(c.Conn, c.buf, n)
+	return err
 }
 
 // CloseWrite lets net/http half-close HTTP/1.1 connections as it does for TCP.
