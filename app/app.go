@@ -25,6 +25,7 @@ import (
 
 	"github.com/cairnkv/cairn/app/config"
 	"github.com/cairnkv/cairn/internal/version"
+	"github.com/cairnkv/cairn/modules/apply"
 	"github.com/cairnkv/cairn/modules/cluster"
 	"github.com/cairnkv/cairn/modules/kv"
 	"github.com/cairnkv/cairn/modules/maintenance"
@@ -127,6 +128,7 @@ func Options(cfg *config.Config, log *zap.Logger) fx.Option {
 		storage.Module,
 		mvcc.Module,
 		raftlog.Module,
+		apply.Module,
 		kv.Module,
 		maintenance.Module,
 		cluster.Module,

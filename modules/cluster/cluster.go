@@ -8,6 +8,7 @@ import (
 	"context"
 
 	pb "github.com/cairnkv/cairn/gen/etcdserverpb"
+	"github.com/cairnkv/cairn/modules/apply"
 	"github.com/cairnkv/cairn/modules/kv"
 	"github.com/cairnkv/cairn/modules/raftlog"
 	"github.com/cairnkv/cairn/modules/rpcerr"
@@ -42,7 +43,7 @@ func New(self Member, r Raft) *Service {
 func (s *Service) MemberList(ctx context.Context, r *pb.MemberListRequest) (*pb.MemberListResponse, error) {
 	if r.Linearizable {
 		if err := s.raft.ReadIndex(ctx); err != nil {
-			return nil, kv.ToRPC(err)
+			return nil, apply.ToRPC(err)
 		}
 	}
 	st := s.raft.Status()

@@ -9,16 +9,14 @@ package kv
 
 import (
 	"context"
-	"errors"
 
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 
 	raftpbv1 "github.com/cairnkv/cairn/gen/cairn/raftpb/v1"
 	pb "github.com/cairnkv/cairn/gen/etcdserverpb"
+	"github.com/cairnkv/cairn/modules/apply"
 	"github.com/cairnkv/cairn/modules/mvcc"
 	"github.com/cairnkv/cairn/modules/raftlog"
-	"github.com/cairnkv/cairn/modules/rpcerr"
 )
 
 // Config holds etcd's request limits.
@@ -80,12 +78,12 @@ func (s *Service) Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeRespo
 	}
 	if !r.Serializable {
 		if err := s.raft.ReadIndex(ctx); err != nil {
-			return nil, ToRPC(err)
+			return nil, apply.ToRPC(err)
 		}
 	}
 	resp, err := s.store.Range(ctx, r)
 	if err != nil {
-		return nil, ToRPC(err)
+		return nil, apply.ToRPC(err)
 	}
 	resp.Header = s.header(resp.Header)
 	return resp, nil
@@ -166,12 +164,12 @@ func (s *Service) Txn(ctx context.Context, r *pb.TxnRequest) (*pb.TxnResponse, e
 	if mvcc.IsTxnReadOnly(r) {
 		if !isTxnSerializable(r) {
 			if err := s.raft.ReadIndex(ctx); err != nil {
-				return nil, ToRPC(err)
+				return nil, apply.ToRPC(err)
 			}
 		}
 		resp, err := s.store.ReadTxn(ctx, r)
 		if err != nil {
-			return nil, ToRPC(err)
+			return nil, apply.ToRPC(err)
 		}
 		resp.Header = s.header(resp.Header)
 		return resp, nil
@@ -209,7 +207,7 @@ func (s *Service) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.Com
 		select {
 		case <-res.Done:
 		case <-ctx.Done():
-			return nil, ToRPC(ctx.Err())
+			return nil, apply.ToRPC(ctx.Err())
 		}
 	}
 	resp := res.Resp.(*pb.CompactionResponse)
@@ -217,44 +215,6 @@ func (s *Service) Compact(ctx context.Context, r *pb.CompactionRequest) (*pb.Com
 	return resp, nil
 }
 
-func (s *Service) propose(ctx context.Context, req *raftpbv1.Request) (Result, error) {
-	req.Id = s.raft.NextID()
-	data, err := proto.Marshal(req)
-	if err != nil {
-		return Result{}, err
-	}
-	if len(data) > int(s.cfg.MaxRequestBytes) {
-		return Result{}, rpcerr.ErrRequestTooLarge
-	}
-	v, err := s.raft.Propose(ctx, req.Id, data)
-	if err != nil {
-		return Result{}, ToRPC(err)
-	}
-	res := v.(Result)
-	if res.Err != nil {
-		return Result{}, ToRPC(res.Err)
-	}
-	return res, nil
-}
-
-// ToRPC maps internal errors to the client-visible ones etcd sends.
-func ToRPC(err error) error {
-	if rpcerr.As(err) != nil {
-		return err
-	}
-	switch {
-	case errors.Is(err, context.Canceled):
-		return rpcerr.ErrCanceled
-	case errors.Is(err, context.DeadlineExceeded):
-		return rpcerr.ErrTimeout
-	case errors.Is(err, raftlog.ErrStopped):
-		return rpcerr.ErrStopped
-	case errors.Is(err, raftlog.ErrNoLeader):
-		return rpcerr.ErrNoLeader
-	case errors.Is(err, raftlog.ErrLeaderChanged):
-		return rpcerr.ErrLeaderChanged
-	case errors.Is(err, raftlog.ErrTimeout):
-		return rpcerr.ErrTimeout
-	}
-	return err
+func (s *Service) propose(ctx context.Context, req *raftpbv1.Request) (apply.Result, error) {
+	return apply.Propose(ctx, s.raft, s.cfg.MaxRequestBytes, req)
 }

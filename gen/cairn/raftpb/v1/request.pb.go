@@ -38,6 +38,9 @@ type Request struct {
 	//	*Request_DeleteRange
 	//	*Request_Txn
 	//	*Request_Compaction
+	//	*Request_LeaseGrant
+	//	*Request_LeaseRevoke
+	//	*Request_LeaseCheckpoint
 	Op            isRequest_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -123,6 +126,33 @@ func (x *Request) GetCompaction() *etcdserverpb.CompactionRequest {
 	return nil
 }
 
+func (x *Request) GetLeaseGrant() *etcdserverpb.LeaseGrantRequest {
+	if x != nil {
+		if x, ok := x.Op.(*Request_LeaseGrant); ok {
+			return x.LeaseGrant
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetLeaseRevoke() *etcdserverpb.LeaseRevokeRequest {
+	if x != nil {
+		if x, ok := x.Op.(*Request_LeaseRevoke); ok {
+			return x.LeaseRevoke
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetLeaseCheckpoint() *etcdserverpb.LeaseCheckpointRequest {
+	if x != nil {
+		if x, ok := x.Op.(*Request_LeaseCheckpoint); ok {
+			return x.LeaseCheckpoint
+		}
+	}
+	return nil
+}
+
 type isRequest_Op interface {
 	isRequest_Op()
 }
@@ -143,6 +173,21 @@ type Request_Compaction struct {
 	Compaction *etcdserverpb.CompactionRequest `protobuf:"bytes,5,opt,name=compaction,proto3,oneof"`
 }
 
+type Request_LeaseGrant struct {
+	// Lease operations (modules/lease). A LeaseGrant proposed by a service
+	// always carries the ID (a server-chosen one is picked before
+	// proposing), so every member grants the same lease.
+	LeaseGrant *etcdserverpb.LeaseGrantRequest `protobuf:"bytes,6,opt,name=lease_grant,json=leaseGrant,proto3,oneof"`
+}
+
+type Request_LeaseRevoke struct {
+	LeaseRevoke *etcdserverpb.LeaseRevokeRequest `protobuf:"bytes,7,opt,name=lease_revoke,json=leaseRevoke,proto3,oneof"`
+}
+
+type Request_LeaseCheckpoint struct {
+	LeaseCheckpoint *etcdserverpb.LeaseCheckpointRequest `protobuf:"bytes,8,opt,name=lease_checkpoint,json=leaseCheckpoint,proto3,oneof"`
+}
+
 func (*Request_Put) isRequest_Op() {}
 
 func (*Request_DeleteRange) isRequest_Op() {}
@@ -151,11 +196,17 @@ func (*Request_Txn) isRequest_Op() {}
 
 func (*Request_Compaction) isRequest_Op() {}
 
+func (*Request_LeaseGrant) isRequest_Op() {}
+
+func (*Request_LeaseRevoke) isRequest_Op() {}
+
+func (*Request_LeaseCheckpoint) isRequest_Op() {}
+
 var File_cairn_raftpb_v1_request_proto protoreflect.FileDescriptor
 
 const file_cairn_raftpb_v1_request_proto_rawDesc = "" +
 	"\n" +
-	"\x1dcairn/raftpb/v1/request.proto\x12\x0fcairn.raftpb.v1\x1a\x16etcdserverpb/rpc.proto\"\x85\x02\n" +
+	"\x1dcairn/raftpb/v1/request.proto\x12\x0fcairn.raftpb.v1\x1a\x16etcdserverpb/rpc.proto\"\xe3\x03\n" +
 	"\aRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12,\n" +
 	"\x03put\x18\x02 \x01(\v2\x18.etcdserverpb.PutRequestH\x00R\x03put\x12E\n" +
@@ -163,7 +214,11 @@ const file_cairn_raftpb_v1_request_proto_rawDesc = "" +
 	"\x03txn\x18\x04 \x01(\v2\x18.etcdserverpb.TxnRequestH\x00R\x03txn\x12A\n" +
 	"\n" +
 	"compaction\x18\x05 \x01(\v2\x1f.etcdserverpb.CompactionRequestH\x00R\n" +
-	"compactionB\x04\n" +
+	"compaction\x12B\n" +
+	"\vlease_grant\x18\x06 \x01(\v2\x1f.etcdserverpb.LeaseGrantRequestH\x00R\n" +
+	"leaseGrant\x12E\n" +
+	"\flease_revoke\x18\a \x01(\v2 .etcdserverpb.LeaseRevokeRequestH\x00R\vleaseRevoke\x12Q\n" +
+	"\x10lease_checkpoint\x18\b \x01(\v2$.etcdserverpb.LeaseCheckpointRequestH\x00R\x0fleaseCheckpointB\x04\n" +
 	"\x02opB7Z5github.com/cairnkv/cairn/gen/cairn/raftpb/v1;raftpbv1b\x06proto3"
 
 var (
@@ -180,22 +235,28 @@ func file_cairn_raftpb_v1_request_proto_rawDescGZIP() []byte {
 
 var file_cairn_raftpb_v1_request_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
 var file_cairn_raftpb_v1_request_proto_goTypes = []any{
-	(*Request)(nil),                         // 0: cairn.raftpb.v1.Request
-	(*etcdserverpb.PutRequest)(nil),         // 1: etcdserverpb.PutRequest
-	(*etcdserverpb.DeleteRangeRequest)(nil), // 2: etcdserverpb.DeleteRangeRequest
-	(*etcdserverpb.TxnRequest)(nil),         // 3: etcdserverpb.TxnRequest
-	(*etcdserverpb.CompactionRequest)(nil),  // 4: etcdserverpb.CompactionRequest
+	(*Request)(nil),                             // 0: cairn.raftpb.v1.Request
+	(*etcdserverpb.PutRequest)(nil),             // 1: etcdserverpb.PutRequest
+	(*etcdserverpb.DeleteRangeRequest)(nil),     // 2: etcdserverpb.DeleteRangeRequest
+	(*etcdserverpb.TxnRequest)(nil),             // 3: etcdserverpb.TxnRequest
+	(*etcdserverpb.CompactionRequest)(nil),      // 4: etcdserverpb.CompactionRequest
+	(*etcdserverpb.LeaseGrantRequest)(nil),      // 5: etcdserverpb.LeaseGrantRequest
+	(*etcdserverpb.LeaseRevokeRequest)(nil),     // 6: etcdserverpb.LeaseRevokeRequest
+	(*etcdserverpb.LeaseCheckpointRequest)(nil), // 7: etcdserverpb.LeaseCheckpointRequest
 }
 var file_cairn_raftpb_v1_request_proto_depIdxs = []int32{
 	1, // 0: cairn.raftpb.v1.Request.put:type_name -> etcdserverpb.PutRequest
 	2, // 1: cairn.raftpb.v1.Request.delete_range:type_name -> etcdserverpb.DeleteRangeRequest
 	3, // 2: cairn.raftpb.v1.Request.txn:type_name -> etcdserverpb.TxnRequest
 	4, // 3: cairn.raftpb.v1.Request.compaction:type_name -> etcdserverpb.CompactionRequest
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	5, // 4: cairn.raftpb.v1.Request.lease_grant:type_name -> etcdserverpb.LeaseGrantRequest
+	6, // 5: cairn.raftpb.v1.Request.lease_revoke:type_name -> etcdserverpb.LeaseRevokeRequest
+	7, // 6: cairn.raftpb.v1.Request.lease_checkpoint:type_name -> etcdserverpb.LeaseCheckpointRequest
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_cairn_raftpb_v1_request_proto_init() }
@@ -208,6 +269,9 @@ func file_cairn_raftpb_v1_request_proto_init() {
 		(*Request_DeleteRange)(nil),
 		(*Request_Txn)(nil),
 		(*Request_Compaction)(nil),
+		(*Request_LeaseGrant)(nil),
+		(*Request_LeaseRevoke)(nil),
+		(*Request_LeaseCheckpoint)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
