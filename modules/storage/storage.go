@@ -15,6 +15,7 @@
 //	0x01 raft log       0x01 | BE uint64 index          -> raftpb.Entry
 //	0x02 raft state     0x02 | name                     -> HardState, applied index, ...
 //	0x10..0x1f mvcc     owned by package mvcc
+//	0x20 leases         0x20 | BE uint64 lease ID       -> TTL, remaining TTL (package lease)
 package storage
 
 import (
@@ -24,6 +25,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"go.uber.org/zap"
 )
 
@@ -34,6 +36,8 @@ const (
 	// PrefixMVCCLow..PrefixMVCCHigh are reserved for package mvcc.
 	PrefixMVCCLow  byte = 0x10
 	PrefixMVCCHigh byte = 0x1f
+	// PrefixLease holds one record per granted lease, owned by package lease.
+	PrefixLease byte = 0x20
 )
 
 // Config sets the pebble options Cairn tunes. Zero values take the defaults.
@@ -71,6 +75,7 @@ func Open(cfg Config) (*pebble.DB, error) {
 	cache := pebble.NewCache(cfg.CacheBytes)
 	defer cache.Unref()
 	opts := &pebble.Options{
+		FS:                    walFS{vfs.Default},
 		Cache:                 cache,
 		FormatMajorVersion:    pebble.FormatNewest,
 		MemTableSize:          cfg.MemTableBytes,
