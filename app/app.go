@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"os/signal"
@@ -28,11 +29,13 @@ import (
 	"github.com/cairnkv/cairn/modules/apply"
 	"github.com/cairnkv/cairn/modules/cluster"
 	"github.com/cairnkv/cairn/modules/kv"
+	"github.com/cairnkv/cairn/modules/lease"
 	"github.com/cairnkv/cairn/modules/maintenance"
 	"github.com/cairnkv/cairn/modules/mvcc"
 	"github.com/cairnkv/cairn/modules/raftlog"
 	"github.com/cairnkv/cairn/modules/server"
 	"github.com/cairnkv/cairn/modules/storage"
+	"github.com/cairnkv/cairn/modules/watch"
 )
 
 // Main runs the cairn binary: args without the program name, env as
@@ -117,6 +120,9 @@ func Options(cfg *config.Config, log *zap.Logger) fx.Option {
 			storageConfig,
 			raftConfig,
 			kvConfig,
+			watchConfig,
+			leaseConfig,
+			leaseServiceConfig,
 			serverConfig,
 			clusterMember,
 			func(c *config.Config) maintenance.QuotaBytes {
@@ -130,10 +136,33 @@ func Options(cfg *config.Config, log *zap.Logger) fx.Option {
 		raftlog.Module,
 		apply.Module,
 		kv.Module,
+		watch.Module,
+		lease.Module,
 		maintenance.Module,
 		cluster.Module,
 		server.Module,
+		fx.Invoke(stopWatchFirst),
 	)
+}
+
+// stopWatchFirst ends the Watch streams before the server stops: its
+// graceful stop waits for every stream, and Watch streams never end by
+// themselves. Taking *server.Server makes this hook run before the server's
+// (fx runs OnStop hooks in reverse order of registration).
+func stopWatchFirst(lc fx.Lifecycle, _ *server.Server, w *watch.Service, h *watch.Hub) {
+	lc.Append(fx.Hook{OnStop: func(context.Context) error {
+		w.Close()
+		h.Close()
+		return nil
+	}})
+}
+
+func watchConfig(c *config.Config) watch.Config {
+	return watch.Config{
+		MaxRequestBytes:        c.MaxRequestBytes,
+		ProgressNotifyInterval: c.WatchProgressNotifyInterval,
+		LeaderCheckInterval:    c.ElectionTimeout,
+	}
 }
 
 func newLogger(level string) (*zap.Logger, error) {
@@ -156,6 +185,12 @@ func checkSupported(c *config.Config) error {
 	t := c.ClientTLS
 	if !t.Empty() || t.TrustedCAFile != "" || t.ClientCertAuth || t.AutoTLS {
 		return errors.New("client TLS (--cert-file, --key-file, --trusted-ca-file, --client-cert-auth, --auto-tls) is not supported by Cairn yet; refusing to serve in clear text")
+	}
+	if c.LeaseRevokeRate <= 0 {
+		return fmt.Errorf("--lease-revoke-rate must be positive, got %d", c.LeaseRevokeRate)
+	}
+	if c.LeaseCheckpointInterval <= 0 {
+		return fmt.Errorf("--lease-checkpoint-interval must be positive, got %v", c.LeaseCheckpointInterval)
 	}
 	_, err := raftConfig(c, zap.NewNop())
 	return err
@@ -221,8 +256,31 @@ func clusterMember(c *config.Config) cluster.Member {
 	}
 }
 
-func services(k *kv.Service, m *maintenance.Service, c *cluster.Service) server.Services {
-	return server.Services{KV: k, Maintenance: m, Cluster: c}
+// leaseConfig is etcd's lessor configuration: the minimum TTL derived from
+// raft's timing as etcd derives it (ceil(3*electionTicks/2 × heartbeat)),
+// checkpointing as etcd's LeaseCheckpoint feature gate says, and Cairn's
+// --lease-revoke-rate.
+func leaseConfig(c *config.Config) lease.Config {
+	minTTL := time.Duration((3*c.ElectionTicks())/2) * c.HeartbeatInterval
+	return lease.Config{
+		MinTTL:             int64(math.Ceil(minTTL.Seconds())),
+		RevokeRate:         c.LeaseRevokeRate,
+		Checkpoint:         c.FeatureEnabled(config.FeatureLeaseCheckpoint),
+		CheckpointInterval: c.LeaseCheckpointInterval,
+		ExpiredRetry:       5*time.Second + 2*c.ElectionTimeout,
+	}
+}
+
+func leaseServiceConfig(c *config.Config) lease.ServiceConfig {
+	return lease.ServiceConfig{
+		MaxRequestBytes: c.MaxRequestBytes,
+		ElectionTimeout: c.ElectionTimeout,
+		RequestTimeout:  5*time.Second + 2*c.ElectionTimeout,
+	}
+}
+
+func services(k *kv.Service, m *maintenance.Service, c *cluster.Service, l *lease.Service, w *watch.Service) server.Services {
+	return server.Services{KV: k, Maintenance: m, Cluster: c, Lease: l, Watch: w}
 }
 
 // health is etcd's /health: a leader and a linearizable read within a second.

@@ -29,6 +29,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap/zapcore"
@@ -189,6 +190,10 @@ type Config struct {
 	BootstrapDefragThresholdMegabytes uint
 	MaxLearners                       int
 	MemoryMlock                       bool
+
+	// Cairn's own.
+	LeaseRevokeRate         int           // --lease-revoke-rate
+	LeaseCheckpointInterval time.Duration // --lease-checkpoint-interval
 
 	// Unsafe
 	ForceNewCluster bool
@@ -678,6 +683,8 @@ func (c *ecfg) public(fs *flag.FlagSet, configFile string) *Config {
 		DowngradeCheckTime:                c.DowngradeCheckTime,
 		BootstrapDefragThresholdMegabytes: c.BootstrapDefragThresholdMegabytes,
 		MaxLearners:                       c.MaxLearners,
+		LeaseRevokeRate:                   c.LeaseRevokeRate,
+		LeaseCheckpointInterval:           c.LeaseCheckpointInterval,
 		MemoryMlock:                       c.MemoryMlock,
 
 		ForceNewCluster: c.ForceNewCluster,
@@ -692,13 +699,31 @@ func (c *ecfg) public(fs *flag.FlagSet, configFile string) *Config {
 		if !acceptedOnly[name] {
 			continue
 		}
+		v := c.fileValues[name]
 		if f := fs.Lookup(name); f != nil && configFile == "" {
-			cfg.Unimplemented[name] = f.Value.String()
-		} else {
-			cfg.Unimplemented[name] = c.fileValues[name]
+			v = f.Value.String()
 		}
+		if name == "feature-gates" && onlyImplementedFeatures(v) {
+			continue
+		}
+		cfg.Unimplemented[name] = v
 	}
 	return cfg
+}
+
+// implementedFeatures are the feature gates Cairn acts on.
+var implementedFeatures = setOf(FeatureLeaseCheckpoint, FeatureLeaseCheckpointPersist)
+
+// onlyImplementedFeatures reports whether a --feature-gates value names
+// only gates Cairn acts on ("LeaseCheckpoint=true,...").
+func onlyImplementedFeatures(v string) bool {
+	for _, kv := range strings.Split(v, ",") {
+		name, _, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		if name != "" && !implementedFeatures[name] {
+			return false
+		}
+	}
+	return true
 }
 
 // cloneOrNil copies s; empty becomes nil, so an unset list reads the same however it was unset.
@@ -754,7 +779,6 @@ var acceptedOnly = setOf(
 	"experimental-distributed-tracing-sampling-rate",
 	"feature-gates",
 	"experimental-initial-corrupt-check", "experimental-compact-hash-check-enabled",
-	"experimental-enable-lease-checkpoint", "experimental-enable-lease-checkpoint-persist",
 	"experimental-txn-mode-write-with-shared-buffer", "experimental-stop-grpc-service-on-defrag",
 	"corrupt-check-time", "experimental-corrupt-check-time",
 	"compact-hash-check-time", "experimental-compact-hash-check-time",
@@ -779,7 +803,6 @@ var acceptedOnly = setOf(
 	"log-outputs", "log-format",
 	"pre-vote", "strict-reconfig-check", "max-learners", "initial-election-tick-advance",
 	"grpc-keepalive-min-time", "grpc-keepalive-interval", "grpc-keepalive-timeout",
-	"watch-progress-notify-interval", "experimental-watch-progress-notify-interval",
 	"warning-unary-request-duration", "experimental-warning-unary-request-duration",
 )
 

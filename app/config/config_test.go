@@ -68,7 +68,8 @@ func TestDefaultsMatchEtcd(t *testing.T) {
 		FeatureGates: map[string]bool{
 			FeatureStopGRPCServiceOnDefrag: false, FeatureInitialCorruptCheck: false,
 			FeatureCompactHashCheck: false, FeatureTxnModeWriteWithSharedBuffer: true,
-			FeatureLeaseCheckpoint: false, FeatureLeaseCheckpointPersist: false,
+			// Cairn's one difference: lease checkpointing is on by default.
+			FeatureLeaseCheckpoint: true, FeatureLeaseCheckpointPersist: false,
 			FeatureSetMemberLocalAddr: false,
 		},
 		InitialAdvertisePeerURLs: urls("http://localhost:2380"),
@@ -108,6 +109,8 @@ func TestDefaultsMatchEtcd(t *testing.T) {
 		CompactHashCheckTime:        time.Minute,
 		DowngradeCheckTime:          5 * time.Second,
 		MaxLearners:                 1,
+		LeaseRevokeRate:             1000,
+		LeaseCheckpointInterval:     5 * time.Minute,
 		FlagsExplicitlySet:          map[string]bool{},
 		Unimplemented:               map[string]string{},
 	}
@@ -166,6 +169,17 @@ func TestValues(t *testing.T) {
 		{"negative quota", []string{"--quota-backend-bytes=-1"}, func(c *Config) any { return c.EffectiveQuotaBackendBytes() }, int64(-1)},
 		{"uint", []string{"--max-txn-ops", "256", "--max-request-bytes", "10485760"}, func(c *Config) any { return []uint{c.MaxTxnOps, c.MaxRequestBytes} }, []uint{256, 10485760}},
 		{"uint32", []string{"--max-concurrent-streams=100"}, func(c *Config) any { return c.MaxConcurrentStreams }, uint32(100)},
+		{"lease-revoke-rate (Cairn)", []string{"--lease-revoke-rate=50"}, func(c *Config) any { return c.LeaseRevokeRate }, 50},
+		{"lease-checkpoint-interval (Cairn)", []string{"--lease-checkpoint-interval=30s"}, func(c *Config) any { return c.LeaseCheckpointInterval }, 30 * time.Second},
+		{"lease checkpoint flag", []string{"--experimental-enable-lease-checkpoint"}, func(c *Config) any {
+			return []bool{c.FeatureEnabled(FeatureLeaseCheckpoint), c.Unimplemented["experimental-enable-lease-checkpoint"] != ""}
+		}, []bool{true, false}},
+		{"lease checkpoint gates", []string{"--feature-gates=LeaseCheckpoint=true,LeaseCheckpointPersist=true"}, func(c *Config) any {
+			return []bool{c.FeatureEnabled(FeatureLeaseCheckpoint), c.Unimplemented["feature-gates"] != ""}
+		}, []bool{true, false}},
+		{"other gates stay unimplemented", []string{"--feature-gates=LeaseCheckpoint=true,InitialCorruptCheck=true"}, func(c *Config) any {
+			return c.Unimplemented["feature-gates"]
+		}, "InitialCorruptCheck=true,LeaseCheckpoint=true"},
 		{"duration", []string{"--grpc-keepalive-min-time=1s", "--grpc-keepalive-interval=1m", "--grpc-keepalive-timeout=3s"}, func(c *Config) any {
 			return []time.Duration{c.GRPCKeepAliveMinTime, c.GRPCKeepAliveInterval, c.GRPCKeepAliveTimeout}
 		}, []time.Duration{time.Second, time.Minute, 3 * time.Second}},
@@ -197,7 +211,7 @@ func TestValues(t *testing.T) {
 		{"compaction", []string{"--auto-compaction-mode=revision", "--auto-compaction-retention=1000"}, func(c *Config) any { return []string{c.AutoCompactionMode, c.AutoCompactionRetention} }, []string{"revision", "1000"}},
 		{"feature gates", []string{"--feature-gates=InitialCorruptCheck=true,CompactHashCheck=true"}, func(c *Config) any {
 			return []bool{c.FeatureEnabled(FeatureInitialCorruptCheck), c.FeatureEnabled(FeatureCompactHashCheck), c.FeatureEnabled(FeatureLeaseCheckpoint)}
-		}, []bool{true, true, false}},
+		}, []bool{true, true, true}},
 		{"feature gates accumulate", []string{"--feature-gates=InitialCorruptCheck=true", "--feature-gates=CompactHashCheck=true"}, func(c *Config) any {
 			return []bool{c.FeatureEnabled(FeatureInitialCorruptCheck), c.FeatureEnabled(FeatureCompactHashCheck)}
 		}, []bool{true, true}},
@@ -454,7 +468,7 @@ var errorCases = []struct {
 	{name: "log rotation json", args: []string{"--enable-log-rotation", "--log-outputs=/tmp/x.log", "--log-rotation-config-json={"}, want: "improperly formatted log rotation config: unexpected end of JSON input"},
 	{name: "log rotation json type", args: []string{"--enable-log-rotation", "--log-outputs=/tmp/x.log", `--log-rotation-config-json={"maxsize": "big"}`}, want: "invalid log rotation config: json: cannot unmarshal string into Go struct field logRotationConfig.Logger.maxsize of type int"},
 	{name: "tracing rate", args: []string{"--enable-distributed-tracing", "--distributed-tracing-sampling-rate=-1"}, want: "distributed tracing configurition is not valid: (tracing sampling rate must be positive)"},
-	{name: "lease checkpoint persist", args: []string{"--feature-gates=LeaseCheckpointPersist=true"}, want: "enabling feature gate LeaseCheckpointPersist requires enabling feature gate LeaseCheckpoint"},
+	{name: "lease checkpoint persist", args: []string{"--feature-gates=LeaseCheckpoint=false,LeaseCheckpointPersist=true"}, want: "enabling feature gate LeaseCheckpointPersist requires enabling feature gate LeaseCheckpoint"},
 	{name: "experimental and gate", args: []string{"--experimental-initial-corrupt-check", "--feature-gates=InitialCorruptCheck=false"}, want: "cannot specify both flags: --experimental-initial-corrupt-check=true and --feature-gates=InitialCorruptCheck=false at the same time, please just use --feature-gates=InitialCorruptCheck=false"},
 	{name: "experimental and successor", args: []string{"--experimental-compaction-batch-limit=1", "--compaction-batch-limit=2"}, want: "cannot set --experimental-compaction-batch-limit and --compaction-batch-limit at the same time, please use --compaction-batch-limit only"},
 	{name: "hash check time", args: []string{"--compact-hash-check-time=0s"}, want: "--compact-hash-check-time must be >0 (set to 0s)"},
@@ -555,7 +569,7 @@ func TestUsage(t *testing.T) {
 		"--initial-cluster 'default=http://localhost:2380'", "--initial-cluster-state 'new'",
 		"--initial-cluster-token 'etcd-cluster'", "--log-level 'info'", "--log-outputs 'default'",
 		"--auto-compaction-mode 'periodic'", "--warning-unary-request-duration '300ms'",
-		"LeaseCheckpoint=true|false (ALPHA - default=false)",
+		"LeaseCheckpoint=true|false (ALPHA - default=true)",
 	} {
 		if !strings.Contains(u, s) {
 			t.Errorf("usage lacks %q", s)

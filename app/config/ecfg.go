@@ -70,6 +70,12 @@ const (
 	maxSamplingRatePerMillion = 1000000
 )
 
+// Cairn's own defaults: etcd's lessor constants, made flags.
+const (
+	DefaultLeaseRevokeRate         = 1000
+	DefaultLeaseCheckpointInterval = 5 * time.Minute
+)
+
 // tlsRaw is the part of etcd's transport.TLSInfo that flags and the config file set.
 type tlsRaw struct {
 	CertFile, KeyFile             string
@@ -180,6 +186,10 @@ type ecfg struct {
 
 	V2Deprecation string
 
+	// Cairn's own flags (no etcd twin).
+	LeaseRevokeRate         int
+	LeaseCheckpointInterval time.Duration
+
 	ServerFeatureGate  *featureGate
 	FlagsExplicitlySet map[string]bool
 
@@ -250,6 +260,8 @@ func newECfg() *ecfg {
 		ExperimentalDowngradeCheckTime: DefaultDowngradeCheckTime,
 		DowngradeCheckTime:             DefaultDowngradeCheckTime,
 		MaxLearners:                    DefaultMaxLearners,
+		LeaseRevokeRate:                DefaultLeaseRevokeRate,
+		LeaseCheckpointInterval:        DefaultLeaseCheckpointInterval,
 
 		ExperimentalTxnModeWriteWithSharedBuffer:  true,
 		ExperimentalDistributedTracingAddress:     DefaultDistributedTracingAddress,
@@ -506,6 +518,10 @@ func (c *ecfg) addFlags(fs *flag.FlagSet) *flagVals {
 	// unsafe
 	fs.BoolVar(&c.UnsafeNoFsync, "unsafe-no-fsync", false, "Disables fsync, unsafe, will cause data loss.")
 	fs.BoolVar(&c.ForceNewCluster, "force-new-cluster", false, "Force to create a new one-member cluster.")
+
+	// Cairn's own
+	fs.IntVar(&c.LeaseRevokeRate, "lease-revoke-rate", c.LeaseRevokeRate, "Cairn: maximum number of expired leases revoked per second (etcd's fixed lessor rate), so that a mass expiry cannot crowd out client writes.")
+	fs.DurationVar(&c.LeaseCheckpointInterval, "lease-checkpoint-interval", c.LeaseCheckpointInterval, "Cairn: time between two checkpoints of a lease's remaining TTL while lease checkpointing is on (Cairn's default; --feature-gates=LeaseCheckpoint=false turns it off). etcd's fixed interval is the default.")
 
 	// feature gates
 	fs.Var(c.ServerFeatureGate, "feature-gates", "A set of key=value pairs that describe server level feature gates for alpha/experimental features.")

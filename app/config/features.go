@@ -31,7 +31,10 @@ type featureSpec struct {
 	preRelease string
 }
 
-// serverFeatures is etcd 3.6's DefaultEtcdServerFeatureGates plus the generic AllAlpha/AllBeta.
+// serverFeatures is etcd 3.6's DefaultEtcdServerFeatureGates plus the generic AllAlpha/AllBeta,
+// with one difference: LeaseCheckpoint is on by default in Cairn, so that a restarted member
+// (or, later, a new leader) neither hands every lease a fresh full TTL nor expires one early
+// (Cairn's Lease issue asks for it; --feature-gates=LeaseCheckpoint=false turns it off).
 var serverFeatures = map[string]featureSpec{
 	featureAllAlpha:                     {false, preAlpha},
 	featureAllBeta:                      {false, preBeta},
@@ -39,7 +42,7 @@ var serverFeatures = map[string]featureSpec{
 	FeatureInitialCorruptCheck:          {false, preAlpha},
 	FeatureCompactHashCheck:             {false, preAlpha},
 	FeatureTxnModeWriteWithSharedBuffer: {true, preBeta},
-	FeatureLeaseCheckpoint:              {false, preAlpha},
+	FeatureLeaseCheckpoint:              {true, preAlpha},
 	FeatureLeaseCheckpointPersist:       {false, preAlpha},
 	FeatureSetMemberLocalAddr:           {false, preAlpha},
 }

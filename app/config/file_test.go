@@ -279,6 +279,9 @@ experimental-snapshot-catch-up-entries: 100
 		{"InitialCorruptCheck", cfg.FeatureEnabled(FeatureInitialCorruptCheck), true},
 		{"SnapshotCatchUpEntries", cfg.SnapshotCatchUpEntries, uint64(100)},
 		{"Unimplemented", cfg.Unimplemented["feature-gates"], "InitialCorruptCheck=true"},
+		// Cairn's own flags have no config-file key: their defaults stand.
+		{"LeaseRevokeRate", cfg.LeaseRevokeRate, DefaultLeaseRevokeRate},
+		{"LeaseCheckpointInterval", cfg.LeaseCheckpointInterval, DefaultLeaseCheckpointInterval},
 	}
 	for _, c := range checks {
 		if !reflect.DeepEqual(c.got, c.want) {

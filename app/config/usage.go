@@ -84,6 +84,7 @@ var helpSections = []struct {
 		"experimental-stop-grpc-service-on-defrag",
 	}},
 	{"Unsafe feature", []string{"force-new-cluster", "unsafe-no-fsync"}},
+	{"Cairn (no etcd twin)", []string{"lease-revoke-rate", "lease-checkpoint-interval"}},
 }
 
 // helpDefaults are defaults shown differently from the flag's own default text.

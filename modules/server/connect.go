@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -25,11 +27,32 @@ import (
 // connectHandlers mounts the six services on mux.
 func connectHandlers(mux *http.ServeMux, svc Services, opts ...connect.HandlerOption) {
 	mux.Handle(etcdserverpbconnect.NewKVHandler(kvHandler{svc.KV}, opts...))
-	mux.Handle(etcdserverpbconnect.NewWatchHandler(watchHandler{svc.Watch}, opts...))
-	mux.Handle(etcdserverpbconnect.NewLeaseHandler(leaseHandler{svc.Lease}, opts...))
+	mux.Handle(requireHTTP2(etcdserverpbconnect.WatchWatchProcedure)(etcdserverpbconnect.NewWatchHandler(watchHandler{svc.Watch}, opts...)))
+	mux.Handle(requireHTTP2(etcdserverpbconnect.LeaseLeaseKeepAliveProcedure)(etcdserverpbconnect.NewLeaseHandler(leaseHandler{svc.Lease}, opts...)))
 	mux.Handle(etcdserverpbconnect.NewClusterHandler(svc.Cluster, opts...))
 	mux.Handle(etcdserverpbconnect.NewMaintenanceHandler(maintenanceHandler{svc.Maintenance}, opts...))
 	mux.Handle(etcdserverpbconnect.NewAuthHandler(svc.Auth, opts...))
+}
+
+// requireHTTP2 wraps a service's handler so that its bidirectional-stream
+// method (procedure) called over HTTP/1.x is answered as connect-go answers
+// it (505, connection closed: a full-duplex client would hang otherwise) but
+// with a body that says why, for curl and browser users. The service's other
+// methods work over HTTP/1.1 as before.
+func requireHTTP2(procedure string) func(path string, h http.Handler) (string, http.Handler) {
+	return func(path string, h http.Handler) (string, http.Handler) {
+		return path, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ProtoMajor >= 2 || r.URL.Path != procedure {
+				h.ServeHTTP(w, r)
+				return
+			}
+			w.Header().Set("Connection", "close")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusHTTPVersionNotSupported)
+			msg, _ := json.Marshal(strings.TrimPrefix(procedure, "/") + " is a bidirectional stream: it needs HTTP/2 (h2c or TLS), and this request came over " + r.Proto)
+			_, _ = fmt.Fprintf(w, `{"code":"unimplemented","message":%s}`+"\n", msg)
+		})
+	}
 }
 
 type kvHandler struct{ etcdserverpb.KVServer }
@@ -41,6 +64,10 @@ func (h kvHandler) RangeStream(ctx context.Context, req *etcdserverpb.RangeReque
 type watchHandler struct{ etcdserverpb.WatchServer }
 
 func (h watchHandler) Watch(ctx context.Context, stream *connect.BidiStream[etcdserverpb.WatchRequest, etcdserverpb.WatchResponse]) error {
+	// The core reads hasleader from gRPC metadata, as grpc-go delivers it.
+	if v := stream.RequestHeader().Get("hasleader"); v != "" {
+		ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("hasleader", v))
+	}
 	return h.WatchServer.Watch(&bidiStream[etcdserverpb.WatchRequest, etcdserverpb.WatchResponse]{ctx: ctx, s: stream})
 }
 

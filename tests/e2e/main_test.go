@@ -175,6 +175,7 @@ func runEtcdChild(args []string) int {
 	ic := fs.String("initial-cluster", "", "")
 	maxReq := fs.Uint("max-request-bytes", embed.DefaultMaxRequestBytes, "")
 	maxTxn := fs.Uint("max-txn-ops", embed.DefaultMaxTxnOps, "")
+	progress := fs.Duration("watch-progress-notify-interval", 0, "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -194,6 +195,7 @@ func runEtcdChild(args []string) int {
 	cfg.InitialCluster = *ic
 	cfg.MaxRequestBytes = *maxReq
 	cfg.MaxTxnOps = *maxTxn
+	cfg.WatchProgressNotifyInterval = *progress
 	cfg.LogOutputs = []string{"stderr"}
 
 	sig := make(chan os.Signal, 1)

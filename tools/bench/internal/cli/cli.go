@@ -1,5 +1,5 @@
 // Package cli is the bench command line: etcd benchmark's workloads (put,
-// range, txn-put, txn-mixed) against any endpoint, the fsync probe, and
+// range, txn-put, txn-mixed, lease-keepalive) against any endpoint, the fsync probe, and
 // compare, which runs etcd and Cairn side by side.
 package cli
 
@@ -43,7 +43,8 @@ func newRoot(stdout, stderr io.Writer, args []string) *cobra.Command {
 		Use:   "bench",
 		Short: "A load generator for etcd-compatible servers, and a side-by-side comparison of Cairn with etcd",
 		Long: `bench drives any etcd-compatible endpoint through go.etcd.io/etcd/client/v3
-with etcd benchmark's workloads (put, range, txn-put, txn-mixed) and reports
+with etcd benchmark's workloads (put, range, txn-put, txn-mixed,
+lease-keepalive) and reports
 throughput, exact p50/p90/p99/p99.9 latencies and errors. Every run is bounded
 by a request count (--total) and a time limit (--time-limit).
 
@@ -55,7 +56,7 @@ Cairn/etcd ratios; fsync measures the disk's synced-write rate.`,
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(putCmd(stdout), rangeCmd(stdout), txnPutCmd(stdout), txnMixedCmd(stdout),
-		fsyncCmd(stdout), compareCmd(stdout, stderr, args), renderCmd(stdout), etcdCmd())
+		leaseKeepAliveCmd(stdout), watchCmd(stdout, "watch"), watchCmd(stdout, "watch-latency"), fsyncCmd(stdout), compareCmd(stdout, stderr, args), renderCmd(stdout), etcdCmd())
 	return root
 }
 
@@ -296,6 +297,64 @@ or, when given, --read-ratio, the fraction of requests that read.`,
 	c.Flags().Int64Var(&t.Limit, "limit", 1000, "Read operation range result limit (with --range-all)")
 	c.Flags().BoolVar(&t.Seed, "seed", true, "Put every key of the key space before the run, so that reads find them")
 	c.Flags().StringVar(&t.Prefix, "key-prefix", "", "Prefix of every key (counts towards --key-size)")
+	return c
+}
+
+func leaseKeepAliveCmd(stdout io.Writer) *cobra.Command {
+	var lf loadFlags
+	l := &load.LeaseKeepAlive{}
+	c := &cobra.Command{
+		Use:   "lease-keepalive",
+		Short: "Benchmark lease keep-alives",
+		Long: `lease-keepalive grants one lease per client, then renews them: each
+request is one keep-alive of the client's lease. By default a request is
+clientv3's KeepAliveOnce (a stream opened, one renewal, the stream closed), as
+etcd's benchmark does; with --stream each client keeps one keep-alive stream
+open and renews over it, as clientv3's KeepAlive does.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := l.Validate(); err != nil {
+				return err
+			}
+			l.Leases = int(lf.clients)
+			return lf.run(cmd, stdout, l, "")
+		},
+	}
+	lf.add(c)
+	c.Flags().Int64Var(&l.TTL, "ttl", 100, "TTL of the leases, in seconds")
+	c.Flags().BoolVar(&l.Stream, "stream", false, "Renew over one long-lived keep-alive stream per client instead of KeepAliveOnce")
+	return c
+}
+
+func watchCmd(stdout io.Writer, kind string) *cobra.Command {
+	var lf loadFlags
+	w := &load.Watch{Kind: kind}
+	short, perStream := "Benchmark watch event delivery", 100
+	if kind == "watch-latency" {
+		short, perStream = "Benchmark watch put-to-event latency", 10
+	}
+	c := &cobra.Command{
+		Use:   kind,
+		Short: short,
+		Long: kind + ` opens --streams watch streams of --watch-per-stream watchers of one
+prefix, then puts fresh keys under it: each request is one put, complete when
+every watcher has received its event (duplicates and strays fail it). Events
+delivered per second = requests/sec × watchers; a request's latency is from
+the put to its event at the last watcher. "watch" is meant for many watchers
+and concurrent clients (throughput), "watch-latency" for one client.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := w.Validate(); err != nil {
+				return err
+			}
+			return lf.run(cmd, stdout, w, "")
+		},
+	}
+	lf.add(c)
+	c.Flags().IntVar(&w.Streams, "streams", 10, "Watch streams (spread over the connections)")
+	c.Flags().IntVar(&w.WatchersPerStream, "watch-per-stream", perStream, "Watchers per stream")
+	c.Flags().IntVar(&w.ValSize, "val-size", 32, "Value size of each put")
+	c.Flags().IntVar(&w.Stalled, "stalled-streams", 0, "More streams of --watch-per-stream watchers whose client never reads (slow consumers)")
 	return c
 }
 

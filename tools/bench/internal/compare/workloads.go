@@ -79,6 +79,42 @@ var specs = []spec{
 			return &load.TxnMixed{KeySize: 16, ValSize: valSize, KeySpace: mixedKeySpace(total), ReadRatio: 0.9, Seed: true}
 		},
 	},
+	{
+		name: "lease-keepalive", title: "lease keep-alive, 100 clients", short: "lease keep-alive",
+		total: 200_000, clients: 100, conns: 10,
+		params: func(int) string {
+			return "`lease-keepalive` as etcd's benchmark runs it: each of 100 concurrent clients (over 10 connections) holds one lease (TTL 100 s, granted before the warm-up) and renews it with clientv3's `KeepAliveOnce`, one keep-alive stream per request."
+		},
+		make: func(int) load.Workload { return &load.LeaseKeepAlive{Leases: 100, TTL: 100} },
+	},
+	{
+		name: "lease-keepalive-stream", title: "lease keep-alive on open streams, 100 clients", short: "lease keep-alive, streams",
+		total: 400_000, clients: 100, conns: 10,
+		params: func(int) string {
+			return "`lease-keepalive --stream`: the same leases renewed the way clientv3's `KeepAlive` (sessions, locks, elections) renews them, over one long-lived keep-alive stream per client, one renewal at a time."
+		},
+		make: func(int) load.Workload { return &load.LeaseKeepAlive{Leases: 100, TTL: 100, Stream: true} },
+	},
+	{
+		name: "watch", title: "watch, 1,000 watchers, 10 putters", short: "watch, 1,000 watchers",
+		total: 4_000, clients: 10, conns: 10,
+		params: func(int) string {
+			return "`watch`: 1,000 watchers of one prefix (10 streams of 100, one stream per connection), then puts of fresh keys under it (random 256-byte values) by 10 concurrent clients over the same 10 connections; a request is one put, complete when all 1,000 watchers have received its event, so events delivered per second are 1,000 × requests per second."
+		},
+		make: func(int) load.Workload {
+			return &load.Watch{Kind: "watch", Streams: 10, WatchersPerStream: 100, ValSize: valSize}
+		},
+	},
+	{
+		name: "watch-latency", title: "watch put-to-event latency, 100 watchers, 1 putter", short: "watch latency",
+		total: 4_000, clients: 1, conns: 1,
+		params: func(int) string {
+			return "`watch-latency`: 100 watchers of one prefix (10 streams of 10 on one connection); one client puts fresh keys (random 256-byte values) one at a time; a request's latency is from the put until its event reached the last of the 100 watchers."
+		},
+		make: func(int) load.Workload {
+			return &load.Watch{Kind: "watch-latency", Streams: 10, WatchersPerStream: 10, ValSize: valSize}
+		},
+	},
 }
 
 func singleKeyRange(serializable bool) *load.Range {

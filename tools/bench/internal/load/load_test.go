@@ -48,6 +48,8 @@ func TestValidate(t *testing.T) {
 		{"txn-put no ops", &TxnPut{KeySize: 8, KeySpace: 2}, "positive --txn-ops"},
 		{"txn-mixed bad ratio", &TxnMixed{KeySize: 8, KeySpace: 2, ReadRatio: 1.5}, "read ratio"},
 		{"range prefix and end", &Range{Key: "a", End: "b", Prefix: true}, "exclude"},
+		{"lease-keepalive ok", &LeaseKeepAlive{TTL: 100}, ""},
+		{"lease-keepalive no TTL", &LeaseKeepAlive{}, "TTL must be at least 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
