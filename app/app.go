@@ -148,11 +148,14 @@ func Options(cfg *config.Config, log *zap.Logger) fx.Option {
 // stopWatchFirst ends the Watch streams before the server stops: its
 // graceful stop waits for every stream, and Watch streams never end by
 // themselves. Taking *server.Server makes this hook run before the server's
-// (fx runs OnStop hooks in reverse order of registration).
-func stopWatchFirst(lc fx.Lifecycle, _ *server.Server, w *watch.Service, h *watch.Hub) {
-	lc.Append(fx.Hook{OnStop: func(context.Context) error {
-		w.Close()
-		h.Close()
+// (fx runs OnStop hooks in reverse order of registration). It waits a
+// little for the streams' handlers; one blocked on a client that does not
+// read is ended by the server's forced stop.
+func stopWatchFirst(lc fx.Lifecycle, _ *server.Server, w *watch.Service) {
+	lc.Append(fx.Hook{OnStop: func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		w.Close(ctx)
 		return nil
 	}})
 }

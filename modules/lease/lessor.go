@@ -440,7 +440,7 @@ func (l *Lessor) Promote(extend time.Duration) {
 	expires := 0
 	// Fewer expiries than the revoke rate, so piled-up leases do not take
 	// the whole revoke budget.
-	target := (3 * l.cfg.RevokeRate) / 4
+	target := max(1, (3*l.cfg.RevokeRate)/4)
 	for _, ls := range leases {
 		remaining := ls.expiry.Sub(now)
 		if remaining > nextWindow {

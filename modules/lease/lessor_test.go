@@ -302,33 +302,47 @@ func TestMassExpiryRateLimited(t *testing.T) {
 // that would expire together (etcd's Promote): no second holds much more
 // than 3/4 of the rate, and no lease expires before its TTL plus extend.
 func TestPromoteSpreadsPileUp(t *testing.T) {
-	const n, rate = 5000, 1000
-	h := newHarness(t, Config{RevokeRate: rate})
-	var reqs []*raftpbv1.Request
-	for i := range int64(n) {
-		reqs = append(reqs, grantReq(i+1, 10))
-	}
-	h.apply(reqs...)
-	h.restart() // recovered leases, no deadlines
-	h.l.Promote(time.Second)
-	perSecond := map[int64]int{}
-	for i := range int64(n) {
-		st, ok := h.l.Lookup(i + 1)
-		if !ok {
-			t.Fatalf("lease %d lost in the restart", i+1)
-		}
-		if st.Remaining < 11*time.Second {
-			t.Fatalf("lease %d remaining %v, want >= 11s", i+1, st.Remaining)
-		}
-		perSecond[int64(st.Remaining/time.Second)]++
-	}
-	for s, c := range perSecond {
-		if c > rate {
-			t.Errorf("%d leases expire in second %d, rate %d", c, s, rate)
-		}
-	}
-	if len(perSecond) < n*4/(3*rate) {
-		t.Errorf("expiries spread over %d seconds: %v", len(perSecond), perSecond)
+	for _, tc := range []struct{ n, rate int64 }{
+		{5000, 1000},
+		// --lease-revoke-rate below 4: 3/4 of it rounds to 0, which once
+		// made every spread lease expire in the distant past.
+		{5, 1},
+		{9, 3},
+	} {
+		t.Run(fmt.Sprintf("rate %d", tc.rate), func(t *testing.T) {
+			n, rate := tc.n, tc.rate
+			h := newHarness(t, Config{RevokeRate: int(rate)})
+			var reqs []*raftpbv1.Request
+			for i := range n {
+				reqs = append(reqs, grantReq(i+1, 10))
+			}
+			h.apply(reqs...)
+			h.restart() // recovered leases, no deadlines
+			h.l.Promote(time.Second)
+			perSecond := map[int64]int64{}
+			for i := range n {
+				st, ok := h.l.Lookup(i + 1)
+				if !ok {
+					t.Fatalf("lease %d lost in the restart", i+1)
+				}
+				if st.Remaining < 11*time.Second {
+					t.Fatalf("lease %d remaining %v, want >= 11s", i+1, st.Remaining)
+				}
+				perSecond[int64(st.Remaining/time.Second)]++
+			}
+			for s, c := range perSecond {
+				if c > rate {
+					t.Errorf("%d leases expire in second %d, rate %d", c, s, rate)
+				}
+			}
+			// 3/4 of the rate a second at most (at least one).
+			if target := max(1, 3*rate/4); int64(len(perSecond)) < n/target {
+				t.Errorf("expiries spread over %d seconds: %v", len(perSecond), perSecond)
+			}
+			if ids := h.l.FindExpired(int(n)); len(ids) != 0 {
+				t.Errorf("leases %v expired right after the promotion", ids)
+			}
+		})
 	}
 }
 

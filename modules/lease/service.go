@@ -59,9 +59,10 @@ type Service struct {
 	log   *zap.Logger
 
 	// promoteMu serializes leadership changes of the Lessor; primaryTerm
-	// is the raft term it was promoted in.
+	// is the raft term it was promoted in (read without promoteMu by
+	// ensurePrimary).
 	promoteMu   sync.Mutex
-	primaryTerm uint64
+	primaryTerm atomic.Uint64
 
 	ctx        context.Context
 	cancel     context.CancelFunc
@@ -276,7 +277,9 @@ func (s *Service) ensurePrimary(ctx context.Context) error {
 	if err := s.raft.ReadIndex(ctx); err != nil {
 		return apply.ToRPC(err)
 	}
-	if s.l.IsPrimary() {
+	// A Lessor promoted in an earlier term holds that term's deadlines: if
+	// the leadership was lost and regained meanwhile, sync first.
+	if s.l.IsPrimary() && s.primaryTerm.Load() == st.Term {
 		return nil
 	}
 	return s.syncLeadership(ctx)
@@ -292,7 +295,7 @@ func (s *Service) syncLeadership(ctx context.Context) error {
 	st := s.raft.Status()
 	leader := st.Leader == st.MemberID && st.Leader != 0
 	primary := s.l.IsPrimary()
-	if primary && (!leader || st.Term != s.primaryTerm) {
+	if primary && (!leader || st.Term != s.primaryTerm.Load()) {
 		s.l.Demote()
 		primary = false
 		s.log.Info("lease: demoted", zap.Uint64("term", st.Term))
@@ -313,7 +316,7 @@ func (s *Service) syncLeadership(ctx context.Context) error {
 		return rpcerr.ErrLeaderChanged
 	}
 	s.l.Promote(s.cfg.ElectionTimeout)
-	s.primaryTerm = st.Term
+	s.primaryTerm.Store(st.Term)
 	s.log.Info("lease: promoted", zap.Uint64("term", st.Term), zap.Int("leases", s.l.Len()))
 	return nil
 }

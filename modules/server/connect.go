@@ -64,16 +64,14 @@ func (h kvHandler) RangeStream(ctx context.Context, req *etcdserverpb.RangeReque
 type watchHandler struct{ etcdserverpb.WatchServer }
 
 func (h watchHandler) Watch(ctx context.Context, stream *connect.BidiStream[etcdserverpb.WatchRequest, etcdserverpb.WatchResponse]) error {
-	// The core reads hasleader from gRPC metadata, as grpc-go delivers it.
-	if v := stream.RequestHeader().Get("hasleader"); v != "" {
-		ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("hasleader", v))
-	}
+	ctx = withIncomingMetadata(ctx, stream.RequestHeader())
 	return h.WatchServer.Watch(&bidiStream[etcdserverpb.WatchRequest, etcdserverpb.WatchResponse]{ctx: ctx, s: stream})
 }
 
 type leaseHandler struct{ etcdserverpb.LeaseServer }
 
 func (h leaseHandler) LeaseKeepAlive(ctx context.Context, stream *connect.BidiStream[etcdserverpb.LeaseKeepAliveRequest, etcdserverpb.LeaseKeepAliveResponse]) error {
+	ctx = withIncomingMetadata(ctx, stream.RequestHeader())
 	return h.LeaseServer.LeaseKeepAlive(&bidiStream[etcdserverpb.LeaseKeepAliveRequest, etcdserverpb.LeaseKeepAliveResponse]{ctx: ctx, s: stream})
 }
 
@@ -148,6 +146,31 @@ func (a *bidiStream[Req, Res]) RecvMsg(m any) error {
 		return io.EOF
 	}
 	return err
+}
+
+// clientMetadataKeys are the request metadata keys etcd's clients send that
+// the service cores read (hasleader: clientv3's WithRequireLeader; token:
+// the auth token).
+var clientMetadataKeys = []string{"hasleader", "token"}
+
+// withIncomingMetadata adds the clientMetadataKeys of a Connect request's
+// headers to ctx's incoming gRPC metadata, as grpc-go delivers them, so a
+// core reads them the same way over either transport.
+func withIncomingMetadata(ctx context.Context, h http.Header) context.Context {
+	var md metadata.MD
+	for _, k := range clientMetadataKeys {
+		if vs := h.Values(k); len(vs) > 0 {
+			if md == nil {
+				md, _ = metadata.FromIncomingContext(ctx)
+				md = md.Copy()
+			}
+			md.Set(k, vs...)
+		}
+	}
+	if md == nil {
+		return ctx
+	}
+	return metadata.NewIncomingContext(ctx, md)
 }
 
 // addMetadata copies gRPC metadata into HTTP headers, base64-encoding binary

@@ -29,7 +29,9 @@
 //   - While a stream is backed up, further events of a watcher are appended
 //     to its queued response (up to 1 MiB) rather than queued behind it:
 //     fewer, larger responses for a client that reads slowly, as etcd's
-//     catch-up gives, without a timer.
+//     catch-up gives, without a timer. Never across a created, canceled or
+//     progress response queued after it: a progress response at revision R
+//     comes after every event up to R and before any later one.
 //
 // Metrics follow etcd's names: etcd_debugging_mvcc_watch_stream_total,
 // _watcher_total, _slow_watcher_total (unsynced) and _events_total.

@@ -65,7 +65,7 @@ func newEnv(t testing.TB, hcfg HubConfig, cfg Config) *env {
 	}
 	e.svc = New(cfg, e.hub, e.store, e.raft)
 	t.Cleanup(func() {
-		e.svc.Close()
+		e.svc.Close(context.Background())
 		e.hub.Close()
 		_ = e.store.Close()
 		_ = db.Close()

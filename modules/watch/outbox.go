@@ -81,10 +81,12 @@ func signal(c chan struct{}) {
 // Events for a watcher that already has an event response waiting are
 // appended to that response instead of queued behind: a client that reads
 // more slowly than the store writes gets fewer, larger responses (as etcd's
-// catch-up gives), which costs both sides less per event. Moving a
-// watcher's events earlier keeps every promise of the stream: its events
-// stay in order and after its created response, and a progress or cancel
-// response still comes after them.
+// catch-up gives), which costs both sides less per event. A response that
+// carries no events (created, canceled, progress) ends every merge: events
+// pushed after it are never moved before it. A progress response promises
+// that every event up to its revision was sent and nothing past it
+// (clientv3 resumes from its revision + 1), so an event merged ahead of it
+// would be delivered twice after a reconnect.
 func (o *outbox) push(it outItem, force bool) bool {
 	o.mu.Lock()
 	if o.closed {
@@ -113,6 +115,8 @@ func (o *outbox) push(it outItem, force bool) bool {
 	}
 	if it.w != nil {
 		o.pending[it.w] = o.off + len(o.items)
+	} else {
+		clear(o.pending)
 	}
 	o.items = append(o.items, it)
 	o.bytes += it.size

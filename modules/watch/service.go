@@ -82,16 +82,27 @@ func New(cfg Config, hub *Hub, store Store, r Raft) *Service {
 }
 
 // Close ends every stream with etcd's "server stopped" (Unavailable: clients
-// reconnect) and waits until their handlers returned, so a graceful server
-// stop does not wait for streams that never end by themselves.
-func (s *Service) Close() {
+// reconnect) and waits until their handlers returned or ctx ends, so a
+// graceful server stop does not wait for streams that never end by
+// themselves. A handler whose client stopped reading stays blocked in a
+// send until the server closes its connection: Close does not wait for it
+// past ctx (the server's forced stop ends it).
+func (s *Service) Close(ctx context.Context) {
 	s.mu.Lock()
 	if !s.closed {
 		s.closed = true
 		close(s.stopping)
 	}
 	s.mu.Unlock()
-	s.streams.Wait()
+	done := make(chan struct{})
+	go func() {
+		s.streams.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // requireLeader reports whether the client sent hasleader=true (clientv3's

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -576,10 +577,41 @@ func TestServerStop(t *testing.T) {
 	e := newEnv(t, HubConfig{}, Config{})
 	c := e.open()
 	c.create(&pb.WatchCreateRequest{Key: []byte("a")})
-	e.svc.Close()
+	e.svc.Close(context.Background())
 	err := <-c.f.done
 	c.f.done <- err
 	if !errors.Is(err, rpcerr.ErrStopped) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestCloseDoesNotWaitForStalledClient: a stream whose client stopped
+// reading keeps its handler blocked in a send; Close returns when its
+// context ends instead of hanging the member's shutdown, and the handler
+// ends once the transport goes (the server's forced stop).
+func TestCloseDoesNotWaitForStalledClient(t *testing.T) {
+	e := newEnv(t, HubConfig{}, Config{})
+	c := e.open()
+	c.create(&pb.WatchCreateRequest{Key: []byte("a")})
+	e.put("a", "1") // its response waits in the unread (unbuffered) stream
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	e.svc.Close(ctx)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("Close took %v with a stalled client", d)
+	}
+	select {
+	case err := <-c.f.done:
+		t.Fatalf("handler ended (%v) although its send is blocked", err)
+	default:
+	}
+	c.f.cancel() // the transport goes
+	select {
+	case err := <-c.f.done:
+		c.f.done <- err // for the client's cleanup
+	case <-time.After(5 * time.Second):
+		t.Fatal("handler still blocked after its transport closed")
 	}
 }
