@@ -154,7 +154,10 @@ type Status struct {
 	CommitIndex         uint64
 	AppliedIndex        uint64
 	LastIndex           uint64
-	Voters              []uint64
+	// Voters is shared with the Node and other callers: read it, never
+	// modify it (a conf change stores a new slice). Status is called for
+	// every response header, so it does not copy.
+	Voters []uint64
 }
 
 // Node is a running raft member.
@@ -542,7 +545,7 @@ func (n *Node) Status() Status {
 		CommitIndex:  n.commit.Load(),
 		AppliedIndex: n.applied.Load(),
 		LastIndex:    n.lastIndex.Load(),
-		Voters:       append([]uint64(nil), *n.voters.Load()...),
+		Voters:       *n.voters.Load(),
 	}
 }
 

@@ -114,6 +114,13 @@ func TestProposeAppliesOnceInOrder(t *testing.T) {
 	if st.AppliedIndex < 5 || st.AppliedIndex != st.CommitIndex {
 		t.Fatalf("applied %d commit %d", st.AppliedIndex, st.CommitIndex)
 	}
+	if len(st.Voters) != 1 || st.Voters[0] != 0x1234 {
+		t.Fatalf("voters %v", st.Voters)
+	}
+	// Every response header asks for the status: it must not allocate.
+	if a := testing.AllocsPerRun(100, func() { st = n.Status() }); a != 0 {
+		t.Fatalf("Status allocates %v times per call", a)
+	}
 }
 
 func TestConcurrentProposalsShareReadys(t *testing.T) {
