@@ -44,6 +44,10 @@ func newSvcHarness(t *testing.T, cfg Config) *svcHarness {
 	// store and pebble (registered by newHarness).
 	t.Cleanup(n.Stop)
 	t.Cleanup(svc.Stop)
+	// Tests start with the Lessor promoted: a lease granted before the
+	// promotion gets its election-timeout extension on top of its TTL, and
+	// the fake clock, advanced by exactly a TTL, would never expire it.
+	waitFor(t, "the lessor promoted", h.l.IsPrimary)
 	return &svcHarness{harness: h, n: n, svc: svc}
 }
 
