@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	raftpbv1 "github.com/cairnkv/cairn/gen/cairn/raftpb/v1"
+	pb "github.com/cairnkv/cairn/gen/etcdserverpb"
 	"github.com/cairnkv/cairn/modules/raftlog"
 	"github.com/cairnkv/cairn/modules/rpcerr"
 )
@@ -95,6 +96,13 @@ func (d *Dispatcher) Aborted(b *pebble.Batch) {
 	for _, h := range d.handlers {
 		h.Aborted(b)
 	}
+}
+
+// FillHeader completes a response header with what every service's header
+// carries besides the revision: the member's cluster and member IDs and the
+// current raft term.
+func FillHeader(h *pb.ResponseHeader, st raftlog.Status) {
+	h.ClusterId, h.MemberId, h.RaftTerm = st.ClusterID, st.MemberID, st.Term
 }
 
 // Raft is what Propose needs of the raft node (*raftlog.Node).

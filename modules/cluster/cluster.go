@@ -9,7 +9,6 @@ import (
 
 	pb "github.com/cairnkv/cairn/gen/etcdserverpb"
 	"github.com/cairnkv/cairn/modules/apply"
-	"github.com/cairnkv/cairn/modules/kv"
 	"github.com/cairnkv/cairn/modules/raftlog"
 	"github.com/cairnkv/cairn/modules/rpcerr"
 )
@@ -49,7 +48,7 @@ func (s *Service) MemberList(ctx context.Context, r *pb.MemberListRequest) (*pb.
 	st := s.raft.Status()
 	// etcd's Cluster service headers carry no revision.
 	h := &pb.ResponseHeader{}
-	kv.FillHeader(h, st)
+	apply.FillHeader(h, st)
 	return &pb.MemberListResponse{
 		Header: h,
 		Members: []*pb.Member{{

@@ -56,18 +56,11 @@ func New(cfg Config, store *mvcc.Store, r Raft) *Service {
 	return &Service{cfg: cfg, store: store, raft: r}
 }
 
-// FillHeader completes a response header with the member's identity and term.
-func FillHeader(h *pb.ResponseHeader, st raftlog.Status) {
-	h.ClusterId = st.ClusterID
-	h.MemberId = st.MemberID
-	h.RaftTerm = st.Term
-}
-
 func (s *Service) header(h *pb.ResponseHeader) *pb.ResponseHeader {
 	if h == nil {
 		h = &pb.ResponseHeader{Revision: s.store.Rev()}
 	}
-	FillHeader(h, s.raft.Status())
+	apply.FillHeader(h, s.raft.Status())
 	return h
 }
 

@@ -117,8 +117,7 @@ func (s *Service) header(h *pb.ResponseHeader) *pb.ResponseHeader {
 	if h == nil {
 		h = &pb.ResponseHeader{Revision: s.store.Rev()}
 	}
-	st := s.raft.Status()
-	h.ClusterId, h.MemberId, h.RaftTerm = st.ClusterID, st.MemberID, st.Term
+	apply.FillHeader(h, s.raft.Status())
 	return h
 }
 

@@ -11,7 +11,7 @@ import (
 
 	pb "github.com/cairnkv/cairn/gen/etcdserverpb"
 	"github.com/cairnkv/cairn/internal/version"
-	"github.com/cairnkv/cairn/modules/kv"
+	"github.com/cairnkv/cairn/modules/apply"
 	"github.com/cairnkv/cairn/modules/raftlog"
 	"github.com/cairnkv/cairn/modules/rpcerr"
 )
@@ -46,7 +46,7 @@ func New(db *pebble.DB, r Raft, store Revisioner, quotaBytes int64) *Service {
 
 func (s *Service) header(st raftlog.Status) *pb.ResponseHeader {
 	h := &pb.ResponseHeader{Revision: s.store.Rev()}
-	kv.FillHeader(h, st)
+	apply.FillHeader(h, st)
 	return h
 }
 

@@ -14,6 +14,7 @@ import (
 
 	pb "github.com/cairnkv/cairn/gen/etcdserverpb"
 	"github.com/cairnkv/cairn/gen/mvccpb"
+	"github.com/cairnkv/cairn/modules/apply"
 	"github.com/cairnkv/cairn/modules/raftlog"
 	"github.com/cairnkv/cairn/modules/rpcerr"
 )
@@ -276,8 +277,7 @@ func (s *Service) sendLoop(ctx context.Context, st *stream, gs pb.Watch_WatchSer
 // it, in fragments if its watcher asked for them.
 func (s *Service) send(ctx context.Context, gs pb.Watch_WatchServer, it outItem) error {
 	resp := it.resp
-	st := s.raft.Status()
-	resp.Header.ClusterId, resp.Header.MemberId, resp.Header.RaftTerm = st.ClusterID, st.MemberID, st.Term
+	apply.FillHeader(resp.Header, s.raft.Status())
 	w := it.w
 	if w == nil || len(resp.Events) == 0 {
 		return gs.Send(resp)
