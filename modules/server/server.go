@@ -200,6 +200,9 @@ func New(cfg Config, log *zap.Logger, svc Services, health HealthFunc) (*Server,
 	s.grpc = grpc.NewServer(
 		grpc.MaxRecvMsgSize(int(maxRecv)),
 		grpc.MaxSendMsgSize(math.MaxInt32),
+		// The proto codec, with a fast path for messages that carry their
+		// encoding (watch responses; see codec). Clients speak only proto.
+		grpc.ForceServerCodecV2(newCodec()),
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
 		grpc.NumStreamWorkers(cfg.NumStreamWorkers),
 		// Stop waits for handlers to return, so nothing below the server

@@ -33,6 +33,11 @@
 //     progress response queued after it: a progress response at revision R
 //     comes after every event up to R and before any later one.
 //
+// An event that goes to many watchers is encoded once: the send loops hand
+// gRPC a response that carries its events' shared encodings (wireResponse),
+// which the server's codec copies instead of marshalling each event per
+// watcher; to any other codec it is a plain WatchResponse.
+//
 // Metrics follow etcd's names: etcd_debugging_mvcc_watch_stream_total,
 // _watcher_total, _slow_watcher_total (unsynced) and _events_total.
 //

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -186,10 +187,29 @@ type fakeStream struct {
 
 func (f *fakeStream) Context() context.Context { return f.ctx }
 
-func (f *fakeStream) Send(r *pb.WatchResponse) error {
-	// A real transport marshals the response here: clone, so that the
-	// test never shares memory with the server.
-	c := proto.Clone(r).(*pb.WatchResponse)
+func (f *fakeStream) Send(r *pb.WatchResponse) error { return f.SendMsg(r) }
+
+// SendMsg decodes what the server's gRPC codec would send: a wireResponse's
+// own encoding (which must be proto.Marshal's bytes), any other response
+// cloned, so that the test never shares memory with the server.
+func (f *fakeStream) SendMsg(m any) error {
+	var c *pb.WatchResponse
+	switch r := m.(type) {
+	case *wireResponse:
+		b := r.AppendWire(make([]byte, 0, r.WireSize()))
+		want, err := proto.MarshalOptions{Deterministic: true}.Marshal(r.WatchResponse)
+		if err != nil || !bytes.Equal(b, want) {
+			return fmt.Errorf("wire encoding %x, proto.Marshal %x (%v)", b, want, err)
+		}
+		c = new(pb.WatchResponse)
+		if err := proto.Unmarshal(b, c); err != nil {
+			return err
+		}
+	case *pb.WatchResponse:
+		c = proto.Clone(r).(*pb.WatchResponse)
+	default:
+		return fmt.Errorf("unexpected message %T", m)
+	}
 	select {
 	case f.resps <- c:
 		return nil

@@ -302,14 +302,21 @@ func (h *Hub) dispatchLocked(rev int64, events []*mvccpb.Event) {
 			w.bN++
 		})
 	}
+	var wire []*wireEvent
 	for _, w := range h.touched {
+		it := outItem{w: w}
 		evs := w.batch
 		if evs == nil {
 			// Shared with the store and other watchers: read-only.
 			evs = events[w.bFirst : w.bLast+1 : w.bLast+1]
+			if wire == nil {
+				wire = newWire(len(events))
+			}
+			it.wire = wire[w.bFirst : w.bLast+1 : w.bLast+1]
 		}
+		it.resp, it.size = newResponse(w.id, rev, evs), eventsSize(evs)
 		w.batch, w.bN = nil, 0
-		if !w.s.out.push(outItem{w: w, resp: newResponse(w.id, rev, evs), size: eventsSize(evs)}, false) {
+		if !w.s.out.push(it, false) {
 			// Its client is not reading fast enough: catch up from
 			// history from this revision on, once the outbox drains.
 			h.synced.remove(w)
@@ -607,11 +614,21 @@ func (h *Hub) catchUp(ctx context.Context) bool {
 
 	// Split the events per watcher outside the lock: only this worker
 	// changes a busy watcher's minRev.
-	per := make(map[*watcher][]*mvccpb.Event, len(group))
-	for _, ev := range evs {
+	type events struct {
+		evs  []*mvccpb.Event
+		wire []*wireEvent
+	}
+	per := make(map[*watcher]*events, len(group))
+	wire := newWire(len(evs))
+	for i, ev := range evs {
 		ix.visit(ev.Kv.Key, func(w *watcher) {
 			if ev.Kv.ModRevision >= w.minRev && w.wants(ev) {
-				per[w] = append(per[w], ev)
+				e := per[w]
+				if e == nil {
+					e = &events{}
+					per[w] = e
+				}
+				e.evs, e.wire = append(e.evs, ev), append(e.wire, wire[i])
 			}
 		})
 	}
@@ -622,8 +639,9 @@ func (h *Hub) catchUp(ctx context.Context) bool {
 		if w.state != stateUnsynced {
 			continue // canceled meanwhile
 		}
-		if mine := per[w]; len(mine) > 0 {
-			if !w.s.out.push(outItem{w: w, resp: newResponse(w.id, rev, mine), size: eventsSize(mine)}, false) {
+		if mine := per[w]; mine != nil {
+			it := outItem{w: w, resp: newResponse(w.id, rev, mine.evs), wire: mine.wire, size: eventsSize(mine.evs)}
+			if !w.s.out.push(it, false) {
 				w.s.out.setWaiting()
 				continue // read again once there is room
 			}

@@ -27,10 +27,12 @@ func (h *Hub) newStream() *stream {
 }
 
 // outItem is one response waiting to be sent. w is the watcher of an event
-// response (nil for control responses); size counts its event bytes.
+// response (nil for control responses); size counts its event bytes. wire,
+// when set, holds the shared encodings of resp.Events (see wireResponse).
 type outItem struct {
 	w    *watcher
 	resp *pb.WatchResponse
+	wire []*wireEvent
 	size int
 }
 
@@ -102,6 +104,11 @@ func (o *outbox) push(it outItem, force bool) bool {
 			p := &o.items[seq-o.off]
 			// The queued slice may be shared (cap == len): append copies it.
 			p.resp.Events = append(p.resp.Events, it.resp.Events...)
+			if p.wire != nil && it.wire != nil {
+				p.wire = append(p.wire, it.wire...)
+			} else {
+				p.wire = nil
+			}
 			p.resp.Header.Revision = max(p.resp.Header.Revision, it.resp.Header.Revision)
 			p.size += it.size
 			o.bytes += it.size

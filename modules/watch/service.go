@@ -290,6 +290,9 @@ func (s *Service) send(ctx context.Context, gs pb.Watch_WatchServer, it outItem)
 	if w.fragment {
 		return sendFragments(resp, int(s.cfg.MaxRequestBytes)+grpcOverheadBytes, gs.Send)
 	}
+	if it.wire != nil && !w.prevKV {
+		return gs.SendMsg(&wireResponse{WatchResponse: resp, wire: it.wire})
+	}
 	return gs.Send(resp)
 }
 
