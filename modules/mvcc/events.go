@@ -11,6 +11,10 @@ import (
 	"github.com/cairnkv/cairn/modules/rpcerr"
 )
 
+// scanPerEvent is how many revision entries Events walks per event it may
+// return, at most.
+const scanPerEvent = 64
+
 // Events reads the events of revisions from..Rev() in revision order, from
 // the state of the last Committed batch: what a watcher that is behind
 // catches up with. It returns events as etcd's watchable store makes them (a
@@ -19,8 +23,11 @@ import (
 //
 // maxEvents > 0 bounds the result: reading stops before the first revision
 // that starts once maxEvents events are collected, so a revision's events
-// are never split between calls. filter, if set, selects the keys wanted;
-// a filtered-out event costs no value read.
+// are never split between calls. It bounds the work too: reading also stops
+// there once scanPerEvent × maxEvents revision entries were walked, whatever
+// the filter kept (a watcher of a rarely written key far behind catches up
+// in several calls, not one scan of the whole history). filter, if set,
+// selects the keys wanted; a filtered-out event costs no value read.
 //
 // Like etcd's watch, from below the compacted revision fails with
 // rpcerr.ErrCompacted.
@@ -62,7 +69,7 @@ func (s *Store) Events(ctx context.Context, from int64, maxEvents int, filter fu
 		if err != nil {
 			return nil, 0, 0, err
 		}
-		if r != lastRev && maxEvents > 0 && len(evs) >= maxEvents {
+		if r != lastRev && maxEvents > 0 && (len(evs) >= maxEvents || n > maxEvents*scanPerEvent) {
 			next = r
 			break
 		}

@@ -143,3 +143,37 @@ func TestLeaseIndex(t *testing.T) {
 		t.Errorf("lease keyspace %v", got)
 	}
 }
+
+// TestEventsScanBound checks that a filtered read far behind stops after
+// scanPerEvent × maxEvents revisions even when it found nothing, and that
+// reading on from next reaches every event.
+func TestEventsScanBound(t *testing.T) {
+	h := newHarness(t)
+	const others = 3 * scanPerEvent
+	for range others {
+		h.put("x", "v") // revisions 2 .. others+1
+	}
+	h.put("y", "1") // others+2
+	onlyY := func(k []byte) bool { return bytes.Equal(k, []byte("y")) }
+
+	evs, next, _, err := h.s.Events(context.Background(), 1, 1, onlyY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 0 || next != scanPerEvent+2 {
+		t.Fatalf("first read: %s next %d, want nothing and next %d", fmtEvents(evs), next, scanPerEvent+2)
+	}
+	var got []*mvccpb.Event
+	calls := 1
+	for next <= h.s.Rev() {
+		evs, next, _, err = h.s.Events(context.Background(), next, 1, onlyY)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, evs...)
+		calls++
+	}
+	if fmtEvents(got) != "PUT y@194{c=194,v=1}=1" || calls != 4 {
+		t.Errorf("read on: %s in %d calls, want y's put in 4", fmtEvents(got), calls)
+	}
+}

@@ -25,7 +25,8 @@
 //   - A watcher that needs a revision compaction removed is cancelled with
 //     compact_revision (clientv3 surfaces ErrCompacted).
 //   - Nothing holds history in memory: catch-up reads pebble, at most
-//     CatchUpEvents events at a time.
+//     CatchUpEvents events (and 64 × CatchUpEvents revisions walked) at a
+//     time, so one watcher far behind does not hold the catch-up worker.
 //   - While a stream is backed up, further events of a watcher are appended
 //     to its queued response (up to 1 MiB) rather than queued behind it:
 //     fewer, larger responses for a client that reads slowly, as etcd's
