@@ -10,14 +10,18 @@ import (
 // proto.Marshal would give, more cheaply than proto.Marshal finds them: a
 // watch response reuses the encoding of events it shares with other
 // watchers' responses. WireSize comes first; AppendWire appends exactly
-// that many bytes.
+// that many bytes. A WireSize below 0 declines: the message is marshalled
+// as any other.
 type wireMarshaler interface {
 	WireSize() int
 	AppendWire(b []byte) []byte
 }
 
 // codec is gRPC's proto codec, which it calls for everything but a
-// wireMarshaler.
+// wireMarshaler. The server forces it (grpc.ForceServerCodecV2) whatever
+// content-subtype a request names: grpc-go would otherwise pick a codec by
+// subtype, but the only one registered is proto, which it falls back to
+// anyway. A codec registered later (JSON, say) would be bypassed.
 type codec struct {
 	encoding.CodecV2
 }
@@ -32,6 +36,9 @@ func (c codec) Marshal(v any) (mem.BufferSlice, error) {
 		return c.CodecV2.Marshal(v)
 	}
 	n := m.WireSize()
+	if n < 0 {
+		return c.CodecV2.Marshal(v)
+	}
 	if mem.IsBelowBufferPoolingThreshold(n) {
 		return mem.BufferSlice{mem.SliceBuffer(m.AppendWire(make([]byte, 0, n)))}, nil
 	}

@@ -19,6 +19,14 @@ type selfEncoded struct {
 func (s selfEncoded) WireSize() int              { return len(s.b) }
 func (s selfEncoded) AppendWire(b []byte) []byte { return append(b, s.b...) }
 
+// declining is a message whose own encoding is not to be used.
+type declining struct {
+	*etcdserverpb.WatchResponse
+}
+
+func (declining) WireSize() int              { return -1 }
+func (declining) AppendWire(b []byte) []byte { panic("AppendWire after a declining WireSize") }
+
 func TestCodecUsesWireEncoding(t *testing.T) {
 	c := newCodec()
 	for _, n := range []int{3, 64 << 10} { // below and above gRPC's pooling threshold
@@ -33,8 +41,18 @@ func TestCodecUsesWireEncoding(t *testing.T) {
 		out.Free()
 	}
 
+	// A message that declines (WireSize < 0) is marshalled by proto.
+	declined := &etcdserverpb.WatchResponse{WatchId: 9}
+	out, err := c.Marshal(declining{declined})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := proto.Marshal(declined); !bytes.Equal(out.Materialize(), want) {
+		t.Errorf("declining message: %x, want proto.Marshal's %x", out.Materialize(), want)
+	}
+
 	m := &etcdserverpb.RangeRequest{Key: []byte("k")}
-	out, err := c.Marshal(m)
+	out, err = c.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package watch
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -178,11 +179,13 @@ func fmtEvent(ev *mvccpb.Event) string {
 // is set), so a test that does not read is a stalled client.
 type fakeStream struct {
 	grpc.ServerStream
-	ctx    context.Context
-	cancel context.CancelFunc
-	reqs   chan *pb.WatchRequest
-	resps  chan *pb.WatchResponse
-	done   chan error
+	t         testing.TB
+	wireSends atomic.Int64 // responses sent with shared event encodings
+	ctx       context.Context
+	cancel    context.CancelFunc
+	reqs      chan *pb.WatchRequest
+	resps     chan *pb.WatchResponse
+	done      chan error
 }
 
 func (f *fakeStream) Context() context.Context { return f.ctx }
@@ -190,17 +193,25 @@ func (f *fakeStream) Context() context.Context { return f.ctx }
 func (f *fakeStream) Send(r *pb.WatchResponse) error { return f.SendMsg(r) }
 
 // SendMsg decodes what the server's gRPC codec would send: a wireResponse's
-// own encoding (which must be proto.Marshal's bytes), any other response
-// cloned, so that the test never shares memory with the server.
+// own encoding (which must be proto.Marshal's bytes, and which the service
+// must never hand over with events its wire does not cache), any other
+// response cloned, so that the test never shares memory with the server.
 func (f *fakeStream) SendMsg(m any) error {
 	var c *pb.WatchResponse
 	switch r := m.(type) {
 	case *wireResponse:
-		b := r.AppendWire(make([]byte, 0, r.WireSize()))
+		n := r.WireSize()
+		if n < 0 {
+			f.t.Errorf("wire response whose wire does not match its events: %v", r.WatchResponse)
+			return errors.New("wire mismatch")
+		}
+		b := r.AppendWire(make([]byte, 0, n))
 		want, err := proto.MarshalOptions{Deterministic: true}.Marshal(r.WatchResponse)
 		if err != nil || !bytes.Equal(b, want) {
-			return fmt.Errorf("wire encoding %x, proto.Marshal %x (%v)", b, want, err)
+			f.t.Errorf("wire encoding %x, proto.Marshal %x (%v)", b, want, err)
+			return errors.New("wire mismatch")
 		}
+		f.wireSends.Add(1)
 		c = new(pb.WatchResponse)
 		if err := proto.Unmarshal(b, c); err != nil {
 			return err
@@ -242,7 +253,7 @@ func (e *env) open(md ...string) *client {
 	if len(md) > 0 {
 		ctx = metadata.NewIncomingContext(ctx, metadata.Pairs(md...))
 	}
-	f := &fakeStream{ctx: ctx, cancel: cancel, reqs: make(chan *pb.WatchRequest, 16), resps: make(chan *pb.WatchResponse), done: make(chan error, 1)}
+	f := &fakeStream{t: e.t, ctx: ctx, cancel: cancel, reqs: make(chan *pb.WatchRequest, 16), resps: make(chan *pb.WatchResponse), done: make(chan error, 1)}
 	go func() { f.done <- e.svc.Watch(f) }()
 	c := &client{t: e.t, f: f}
 	e.t.Cleanup(func() {

@@ -26,8 +26,9 @@ type Store interface {
 
 // HubConfig configures a Hub. The zero value is usable.
 type HubConfig struct {
-	// QueueBytes bounds the event bytes (keys and values) a stream may hold
-	// unsent; a watcher whose response does not fit is moved behind (0: 8 MiB).
+	// QueueBytes bounds the event bytes (keys and values, twice: the events
+	// and their encodings) a stream may hold unsent; a watcher whose response
+	// does not fit is moved behind (0: 8 MiB).
 	QueueBytes int
 	// QueueResponses bounds the responses a stream may hold unsent (0: 2048).
 	QueueResponses int
@@ -238,13 +239,15 @@ func (w *watcher) wants(ev *mvccpb.Event) bool {
 	return !w.noDel
 }
 
-// eventsSize estimates the bytes a response of evs holds on to.
+// eventsSize estimates the bytes a response of evs holds on to: the events
+// and their encodings (wireEvent), which another watcher's send may already
+// have made.
 func eventsSize(evs []*mvccpb.Event) int {
 	n := 0
 	for _, ev := range evs {
-		n += 32
+		n += 48
 		if ev.Kv != nil {
-			n += len(ev.Kv.Key) + len(ev.Kv.Value)
+			n += 2 * (len(ev.Kv.Key) + len(ev.Kv.Value))
 		}
 	}
 	return n
@@ -310,7 +313,7 @@ func (h *Hub) dispatchLocked(rev int64, events []*mvccpb.Event) {
 			// Shared with the store and other watchers: read-only.
 			evs = events[w.bFirst : w.bLast+1 : w.bLast+1]
 			if wire == nil {
-				wire = newWire(len(events))
+				wire = newWire(events)
 			}
 			it.wire = wire[w.bFirst : w.bLast+1 : w.bLast+1]
 		}
@@ -619,8 +622,10 @@ func (h *Hub) catchUp(ctx context.Context) bool {
 		wire []*wireEvent
 	}
 	per := make(map[*watcher]*events, len(group))
-	wire := newWire(len(evs))
-	for i, ev := range evs {
+	for _, ev := range evs {
+		// One cache per event (not one array for the read), so that a
+		// watcher slow to send keeps only its own events' encodings.
+		var wire *wireEvent
 		ix.visit(ev.Kv.Key, func(w *watcher) {
 			if ev.Kv.ModRevision >= w.minRev && w.wants(ev) {
 				e := per[w]
@@ -628,7 +633,10 @@ func (h *Hub) catchUp(ctx context.Context) bool {
 					e = &events{}
 					per[w] = e
 				}
-				e.evs, e.wire = append(e.evs, ev), append(e.wire, wire[i])
+				if wire == nil {
+					wire = &wireEvent{ev: ev}
+				}
+				e.evs, e.wire = append(e.evs, ev), append(e.wire, wire)
 			}
 		})
 	}

@@ -19,42 +19,45 @@ import (
 // through WireSize and AppendWire (modules/server); every other codec sees a
 // plain WatchResponse.
 
-// wireEvent caches the encoding of one event as a WatchResponse field:
+// wireEvent caches the encoding of one event, ev, as a WatchResponse field:
 // tag 11, length, Event. It is filled once, by whichever send loop gets
 // there first (a racing second one computes the same bytes).
 type wireEvent struct {
-	b atomic.Pointer[[]byte]
+	ev *mvccpb.Event
+	b  atomic.Pointer[[]byte]
 }
 
 // fieldEvents is WatchResponse.events.
 const fieldEvents = 11
 
-func (e *wireEvent) bytes(ev *mvccpb.Event) []byte {
+func (e *wireEvent) bytes() []byte {
 	if p := e.b.Load(); p != nil {
 		return *p
 	}
-	n := proto.Size(ev)
+	n := proto.Size(e.ev)
 	b := make([]byte, 0, 1+protowire.SizeVarint(uint64(n))+n)
 	b = protowire.AppendTag(b, fieldEvents, protowire.BytesType)
 	b = protowire.AppendVarint(b, uint64(n))
-	b, _ = proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(b, ev)
+	b, _ = proto.MarshalOptions{UseCachedSize: true}.MarshalAppend(b, e.ev)
 	e.b.Store(&b)
 	return b
 }
 
 // newWire returns the encoding caches of a txn's events, one per event.
-func newWire(n int) []*wireEvent {
-	ws := make([]wireEvent, n)
-	ps := make([]*wireEvent, n)
+func newWire(evs []*mvccpb.Event) []*wireEvent {
+	ws := make([]wireEvent, len(evs))
+	ps := make([]*wireEvent, len(evs))
 	for i := range ws {
+		ws[i].ev = evs[i]
 		ps[i] = &ws[i]
 	}
 	return ps
 }
 
-// wireResponse is an event response whose events (Events[i] encoded by
-// wire[i]) reuse their shared encodings. It is a proto.Message (the embedded
-// response), so any codec can marshal it the usual way.
+// wireResponse is an event response whose events reuse their shared
+// encodings (wire[i] caches Events[i]). It is a proto.Message (the embedded
+// response), so any codec can marshal it the usual way; an interceptor that
+// wants the WatchResponse finds it embedded.
 type wireResponse struct {
 	*pb.WatchResponse
 	wire []*wireEvent
@@ -64,22 +67,39 @@ type wireResponse struct {
 	headBuf [64]byte
 }
 
-// WireSize returns the length of the response's encoding.
+// The server's gRPC codec (modules/server) looks for these two methods.
+var _ interface {
+	WireSize() int
+	AppendWire([]byte) []byte
+} = (*wireResponse)(nil)
+
+// WireSize returns the length of the response's encoding, or -1 if its
+// events are no longer the ones wire caches (something replaced them):
+// then the codec marshals it as any other message.
 func (r *wireResponse) WireSize() int {
+	if len(r.wire) != len(r.Events) {
+		return -1
+	}
+	for i, w := range r.wire {
+		if w.ev != r.Events[i] {
+			return -1
+		}
+	}
 	r.head = appendHead(r.headBuf[:0], r.WatchResponse)
 	n := len(r.head)
-	for i, w := range r.wire {
-		n += len(w.bytes(r.Events[i]))
+	for _, w := range r.wire {
+		n += len(w.bytes())
 	}
 	return n
 }
 
-// AppendWire appends the response's encoding (after WireSize): the same
-// bytes as a deterministic proto.Marshal, since events are its last field.
+// AppendWire appends the response's encoding, after a WireSize that was not
+// -1: the same bytes as a deterministic proto.Marshal, since events are its
+// last field.
 func (r *wireResponse) AppendWire(b []byte) []byte {
 	b = append(b, r.head...)
-	for i, w := range r.wire {
-		b = append(b, w.bytes(r.Events[i])...)
+	for _, w := range r.wire {
+		b = append(b, w.bytes()...)
 	}
 	return b
 }

@@ -2,6 +2,7 @@ package watch
 
 import (
 	"bytes"
+	"strings"
 	"sync"
 	"testing"
 
@@ -20,7 +21,7 @@ func TestWireResponseMatchesProto(t *testing.T) {
 		{Type: mvccpb.Event_DELETE, Kv: &mvccpb.KeyValue{Key: []byte("b"), ModRevision: 9}},
 		{Type: mvccpb.Event_PUT, Kv: &mvccpb.KeyValue{Key: []byte{}, CreateRevision: 9, ModRevision: 9, Version: 1}},
 	}
-	wire := newWire(len(evs))
+	wire := newWire(evs)
 	hdr := &pb.ResponseHeader{ClusterId: 1 << 60, MemberId: 3, Revision: 9, RaftTerm: 2}
 	cases := []struct {
 		name string
@@ -45,6 +46,16 @@ func TestWireResponseMatchesProto(t *testing.T) {
 	if n := (&pb.ResponseHeader{}).ProtoReflect().Descriptor().Fields().Len(); n != 4 {
 		t.Errorf("ResponseHeader has %d fields, appendHead knows 4", n)
 	}
+	// Events that are not the cached ones: WireSize declines.
+	for name, r := range map[string]*wireResponse{
+		"replaced":  {WatchResponse: &pb.WatchResponse{Events: []*mvccpb.Event{proto.Clone(evs[0]).(*mvccpb.Event)}}, wire: wire[:1]},
+		"fewer":     {WatchResponse: &pb.WatchResponse{Events: evs[:1]}, wire: wire[:2]},
+		"reordered": {WatchResponse: &pb.WatchResponse{Events: []*mvccpb.Event{evs[1], evs[0]}}, wire: wire[:2]},
+	} {
+		if n := r.WireSize(); n != -1 {
+			t.Errorf("%s events: WireSize %d, want -1", name, n)
+		}
+	}
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
@@ -64,4 +75,62 @@ func TestWireResponseMatchesProto(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestSharedEncodings: watchers that get different parts of one txn, a
+// prev_kv watcher beside a plain one on the same key, and watchers caught
+// up from history all get their own events, through the shared encodings
+// (fakeStream checks each wire response against proto.Marshal).
+func TestSharedEncodings(t *testing.T) {
+	e := newEnv(t, HubConfig{}, Config{})
+	e.put("b", "0") // 2
+	wide, narrow := e.open(), e.open()
+	wide.create(&pb.WatchCreateRequest{Key: []byte("a"), RangeEnd: []byte("c")})
+	narrow.create(&pb.WatchCreateRequest{Key: []byte("b")})
+	narrow.create(&pb.WatchCreateRequest{Key: []byte("b"), PrevKv: true, WatchId: 7})
+	e.txn(putOp("a", "1"), putOp("b", "1"), putOp("c", "1")) // 3
+
+	if got, want := strings.Join(wide.events(0, 2), "; "), "PUT a@3{c=3,v=1}=1; PUT b@3{c=2,v=2}=1"; got != want {
+		t.Errorf("a..c watcher: %s, want %s", got, want)
+	}
+	seen := map[int64]string{}
+	for len(seen) < 2 {
+		r := narrow.recv()
+		for _, ev := range r.Events {
+			s := fmtEvent(ev)
+			if ev.PrevKv != nil {
+				s += " prev=" + string(ev.PrevKv.Value)
+			}
+			seen[r.WatchId] += s
+		}
+	}
+	if seen[0] != "PUT b@3{c=2,v=2}=1" || seen[7] != "PUT b@3{c=2,v=2}=1 prev=0" {
+		t.Errorf("b watchers: plain %q, prev_kv %q", seen[0], seen[7])
+	}
+
+	// From history: two watchers of one catch-up read, different events.
+	late := e.open()
+	for id, key := range map[int64]string{1: "b", 2: "c"} {
+		late.send(&pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{CreateRequest: &pb.WatchCreateRequest{Key: []byte(key), StartRevision: 2, WatchId: id}}})
+	}
+	got := map[int64][]string{}
+	for len(got[1]) < 2 || len(got[2]) < 1 {
+		r := late.recv() // the created responses and the events, interleaved
+		for _, ev := range r.Events {
+			got[r.WatchId] = append(got[r.WatchId], fmtEvent(ev))
+		}
+	}
+	if strings.Join(got[1], "; ") != "PUT b@2{c=2,v=1}=0; PUT b@3{c=2,v=2}=1" || strings.Join(got[2], "; ") != "PUT c@3{c=3,v=1}=1" {
+		t.Errorf("caught up: %v", got)
+	}
+
+	// Every event response but the prev_kv watcher's went out through the
+	// shared encodings: 1 (wide) + 1 (narrow's plain watcher) + at least
+	// one per caught-up watcher.
+	if n := wide.f.wireSends.Load() + narrow.f.wireSends.Load(); n != 2 {
+		t.Errorf("live responses with shared encodings: %d, want 2", n)
+	}
+	if n := late.f.wireSends.Load(); n < 2 {
+		t.Errorf("caught-up responses with shared encodings: %d, want at least 2", n)
+	}
 }
