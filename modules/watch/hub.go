@@ -305,17 +305,26 @@ func (h *Hub) dispatchLocked(rev int64, events []*mvccpb.Event) {
 			w.bN++
 		})
 	}
+	// Encoding caches for the span of events that watchers take as a run
+	// (wire[i] caches events[lo+i]): a large txn of which watchers want a
+	// few events costs a few caches.
+	lo, hi := len(events), -1
+	for _, w := range h.touched {
+		if w.batch == nil {
+			lo, hi = min(lo, w.bFirst), max(hi, w.bLast)
+		}
+	}
 	var wire []*wireEvent
+	if hi >= lo {
+		wire = newWire(events[lo : hi+1])
+	}
 	for _, w := range h.touched {
 		it := outItem{w: w}
 		evs := w.batch
 		if evs == nil {
 			// Shared with the store and other watchers: read-only.
 			evs = events[w.bFirst : w.bLast+1 : w.bLast+1]
-			if wire == nil {
-				wire = newWire(events)
-			}
-			it.wire = wire[w.bFirst : w.bLast+1 : w.bLast+1]
+			it.wire = wire[w.bFirst-lo : w.bLast-lo+1 : w.bLast-lo+1]
 		}
 		it.resp, it.size = newResponse(w.id, rev, evs), eventsSize(evs)
 		w.batch, w.bN = nil, 0

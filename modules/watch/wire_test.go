@@ -88,7 +88,7 @@ func TestSharedEncodings(t *testing.T) {
 	wide.create(&pb.WatchCreateRequest{Key: []byte("a"), RangeEnd: []byte("c")})
 	narrow.create(&pb.WatchCreateRequest{Key: []byte("b")})
 	narrow.create(&pb.WatchCreateRequest{Key: []byte("b"), PrevKv: true, WatchId: 7})
-	e.txn(putOp("a", "1"), putOp("b", "1"), putOp("c", "1")) // 3
+	e.txn(putOp("0", "1"), putOp("a", "1"), putOp("b", "1"), putOp("c", "1")) // 3; nobody watches "0"
 
 	if got, want := strings.Join(wide.events(0, 2), "; "), "PUT a@3{c=3,v=1}=1; PUT b@3{c=2,v=2}=1"; got != want {
 		t.Errorf("a..c watcher: %s, want %s", got, want)
