@@ -188,7 +188,7 @@ type Node struct {
 	// Raft loop state.
 	bootCommit  uint64 // commit index found at start: replayed before Start returns
 	truncIndex  uint64
-	lastTrunc   uint64 // applied index at the last truncation check
+	lastTrunc   atomic.Uint64 // applied index at the last truncation check; read by the apply loop
 	readSeq     uint64
 	inflight    *readBatch
 	inflightCtx uint64
@@ -295,7 +295,7 @@ func New(db *pebble.DB, cfg Config, app Applier) (*Node, error) {
 		applied = p.truncIndex
 	}
 	n.applied.Store(applied)
-	n.lastTrunc = applied
+	n.lastTrunc.Store(applied)
 	// MemoryStorage only knows the ConfState of a snapshot it was given; an
 	// untruncated log has none, so hand raft the persisted one directly.
 	var st raft.Storage = n.storage
@@ -844,19 +844,24 @@ func (n *Node) apply(jobs []applyJob) {
 	}
 	n.appliedWaiters = keep
 	n.appliedMu.Unlock()
-	select {
-	case n.appliedc <- struct{}{}:
-	default:
+	// Wake the raft loop only when a truncation is due: a wake per apply
+	// round would put the raft loop ahead of the proposers just woken on
+	// this P's run queue (runtime's runnext), delaying every reply.
+	if last >= n.lastTrunc.Load()+n.cfg.SnapshotCount {
+		select {
+		case n.appliedc <- struct{}{}:
+		default:
+		}
 	}
 }
 
 // maybeTruncate deletes log entries far enough behind the applied index.
 func (n *Node) maybeTruncate() {
 	applied := n.applied.Load()
-	if applied < n.lastTrunc+n.cfg.SnapshotCount {
+	if applied < n.lastTrunc.Load()+n.cfg.SnapshotCount {
 		return
 	}
-	n.lastTrunc = applied
+	n.lastTrunc.Store(applied)
 	if applied <= n.cfg.CatchUpEntries {
 		return
 	}
