@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +93,35 @@ func TestRender(t *testing.T) {
 		if _, err := os.Stat(dir + "/" + f); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+// The load generator collects garbage less often than Go's default; the
+// embedded etcd's command keeps the runtime's setting, and so does a GOGC
+// from the environment.
+func TestLoadGenGCPercent(t *testing.T) {
+	t.Setenv("GOGC", "")
+	os.Unsetenv("GOGC")
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	var out, errb bytes.Buffer
+	if code := Main(context.Background(), []string{"fsync", "--dir", t.TempDir(), "--count", "5"}, &out, &errb); code != 0 {
+		t.Fatalf("fsync: %s", errb.String())
+	}
+	if got := debug.SetGCPercent(100); got != LoadGenGCPercent {
+		t.Errorf("GC percent after a load command = %d, want %d", got, LoadGenGCPercent)
+	}
+	cmd := newRoot(&out, &errb, nil)
+	etcd, _, err := cmd.Find([]string{"etcd"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.PersistentPreRun(etcd, nil)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GC percent after the etcd command's pre-run = %d, want 100 (untouched)", got)
+	}
+	t.Setenv("GOGC", "150")
+	cmd.PersistentPreRun(cmd, nil)
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GC percent with GOGC set = %d, want 100 (untouched)", got)
 	}
 }
