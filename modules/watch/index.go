@@ -2,6 +2,7 @@ package watch
 
 import (
 	"bytes"
+	"slices"
 	"sort"
 )
 
@@ -15,9 +16,15 @@ import (
 // that subtree) where every node also records the greatest end in its
 // subtree, so a stab skips every subtree whose ends are all at or before the
 // key and every right subtree that starts after it: O(log n + matches) per
-// event. It is rebuilt, lazily on the next stab, when range watchers come or
-// go — rare next to events. etcd uses a red-black interval tree; a sorted
-// slice is simpler, allocation-free on the event path and cache friendly.
+// event. etcd uses a red-black interval tree; a sorted slice is simpler,
+// allocation-free on the event path and cache friendly.
+//
+// Range watchers that come or go do not rebuild it at once: those added
+// since the last build are checked one by one, those removed are skipped,
+// and it is rebuilt once there are more such changes than the square root
+// of its size (at least minPending). A watcher that comes and goes between
+// two events costs the next event O(√n), and O(√n log n) amortized, rather
+// than a rebuild of all n on the apply goroutine each time.
 //
 // An index is not safe for concurrent use: the hub guards it with its mutex.
 type index struct {
@@ -25,13 +32,18 @@ type index struct {
 	ranges map[*watcher]struct{}
 	n      int // watchers in the index
 
-	dirty  bool
-	sorted []*watcher
-	maxEnd []*watcher // maxEnd[mid]: the watcher with the greatest end in that subtree
+	sorted  []*watcher
+	maxEnd  []*watcher // maxEnd[mid]: the watcher with the greatest end in that subtree
+	added   []*watcher // range watchers not in sorted yet
+	removed map[*watcher]struct{}
+	builds  int // rebuilds so far (tests)
 }
 
+// minPending is the fewest pending changes that trigger a rebuild.
+const minPending = 8
+
 func newIndex() *index {
-	return &index{keys: make(map[string][]*watcher), ranges: make(map[*watcher]struct{})}
+	return &index{keys: make(map[string][]*watcher), ranges: make(map[*watcher]struct{}), removed: make(map[*watcher]struct{})}
 }
 
 func (ix *index) len() int { return ix.n }
@@ -43,7 +55,8 @@ func (ix *index) add(w *watcher) {
 		return
 	}
 	ix.ranges[w] = struct{}{}
-	ix.dirty = true
+	ix.added = append(ix.added, w)
+	ix.maybeRebuild()
 }
 
 // remove deletes w; false if it was not in the index.
@@ -71,8 +84,24 @@ func (ix *index) remove(w *watcher) bool {
 	}
 	delete(ix.ranges, w)
 	ix.n--
-	ix.dirty = true
+	if i := slices.Index(ix.added, w); i >= 0 {
+		ix.added[i] = ix.added[len(ix.added)-1]
+		ix.added[len(ix.added)-1] = nil
+		ix.added = ix.added[:len(ix.added)-1]
+	} else {
+		ix.removed[w] = struct{}{}
+	}
+	ix.maybeRebuild()
 	return true
+}
+
+// maybeRebuild rebuilds the tree once the pending changes outnumber the
+// square root of its size (and minPending).
+func (ix *index) maybeRebuild() {
+	pending := len(ix.added) + len(ix.removed)
+	if pending > minPending && pending*pending > len(ix.sorted) {
+		ix.rebuild()
+	}
 }
 
 // visit calls fn for every watcher whose range holds key.
@@ -83,10 +112,25 @@ func (ix *index) visit(key []byte, fn func(w *watcher)) {
 	if len(ix.ranges) == 0 {
 		return
 	}
-	if ix.dirty {
-		ix.rebuild()
+	ix.stabAll(key, fn)
+}
+
+// stabAll calls fn for every range watcher whose range holds key.
+func (ix *index) stabAll(key []byte, fn func(w *watcher)) {
+	if len(ix.removed) == 0 {
+		ix.stab(0, len(ix.sorted), key, fn)
+	} else {
+		ix.stab(0, len(ix.sorted), key, func(w *watcher) {
+			if _, gone := ix.removed[w]; !gone {
+				fn(w)
+			}
+		})
 	}
-	ix.stab(0, len(ix.sorted), key, fn)
+	for _, w := range ix.added {
+		if w.holds(key) {
+			fn(w)
+		}
+	}
 }
 
 // contains reports whether any watcher's range holds key.
@@ -96,10 +140,7 @@ func (ix *index) contains(key []byte) bool {
 	}
 	found := false
 	if len(ix.ranges) > 0 {
-		if ix.dirty {
-			ix.rebuild()
-		}
-		ix.stab(0, len(ix.sorted), key, func(*watcher) { found = true })
+		ix.stabAll(key, func(*watcher) { found = true })
 	}
 	return found
 }
@@ -133,7 +174,10 @@ func (ix *index) rebuild() {
 	}
 	ix.maxEnd = ix.maxEnd[:len(ix.sorted)]
 	ix.fill(0, len(ix.sorted))
-	ix.dirty = false
+	clear(ix.added)
+	ix.added = ix.added[:0]
+	clear(ix.removed)
+	ix.builds++
 }
 
 // fill computes maxEnd for the subtree [lo, hi) and returns its watcher with

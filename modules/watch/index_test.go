@@ -8,7 +8,8 @@ import (
 
 // TestIndexMatchesNaive checks the index against a scan of every watcher
 // with watcher.holds, over random single keys, ranges and from-key ranges,
-// with watchers added and removed between stabs.
+// with watchers added and removed between stabs, and that those changes do
+// not rebuild the range tree each time.
 func TestIndexMatchesNaive(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	key := func() []byte {
@@ -20,12 +21,16 @@ func TestIndexMatchesNaive(t *testing.T) {
 	}
 	ix := newIndex()
 	var all []*watcher
+	rangeChanges := 0
 	for round := range 2000 {
 		switch {
 		case len(all) > 0 && rng.IntN(3) == 0:
 			i := rng.IntN(len(all))
 			if !ix.remove(all[i]) {
 				t.Fatal("remove failed")
+			}
+			if !all[i].single() {
+				rangeChanges++
 			}
 			all = slices.Delete(all, i, i+1)
 		default:
@@ -43,6 +48,9 @@ func TestIndexMatchesNaive(t *testing.T) {
 				}
 			}
 			ix.add(w)
+			if !w.single() {
+				rangeChanges++
+			}
 			all = append(all, w)
 		}
 		if ix.len() != len(all) {
@@ -65,5 +73,10 @@ func TestIndexMatchesNaive(t *testing.T) {
 				t.Fatalf("contains %q", k)
 			}
 		}
+	}
+	// Range watchers coming and going between stabs do not rebuild the
+	// tree each time: at most once per minPending changes.
+	if ix.builds*minPending > rangeChanges {
+		t.Errorf("%d rebuilds for %d range watcher changes", ix.builds, rangeChanges)
 	}
 }
