@@ -21,17 +21,19 @@ const scanPerEvent = 64
 // DELETE carries only the key and its mod revision; no prev_kv), next, the
 // revision to continue from, and rev, the revision of the state read.
 //
-// maxEvents > 0 bounds the result: reading stops before the first revision
-// that starts once maxEvents events are collected, so a revision's events
-// are never split between calls. It bounds the work too: reading also stops
-// there once scanPerEvent × maxEvents revision entries were walked, whatever
-// the filter kept (a watcher of a rarely written key far behind catches up
-// in several calls, not one scan of the whole history). filter, if set,
-// selects the keys wanted; a filtered-out event costs no value read.
+// maxEvents > 0 and maxBytes > 0 bound the result: reading stops before the
+// first revision that starts once maxEvents events, or maxBytes bytes of
+// their keys and values, are collected, so a revision's events are never
+// split between calls (one revision larger than maxBytes comes whole). It
+// bounds the work too: reading also stops there once scanPerEvent ×
+// maxEvents revision entries were walked, whatever the filter kept (a
+// watcher of a rarely written key far behind catches up in several calls,
+// not one scan of the whole history). filter, if set, selects the keys
+// wanted; a filtered-out event costs no value read.
 //
 // Like etcd's watch, from below the compacted revision fails with
 // rpcerr.ErrCompacted.
-func (s *Store) Events(ctx context.Context, from int64, maxEvents int, filter func(key []byte) bool) (evs []*mvccpb.Event, next, rev int64, err error) {
+func (s *Store) Events(ctx context.Context, from int64, maxEvents, maxBytes int, filter func(key []byte) bool) (evs []*mvccpb.Event, next, rev int64, err error) {
 	v, err := s.acquire()
 	if err != nil {
 		return nil, 0, 0, err
@@ -57,6 +59,7 @@ func (s *Store) Events(ctx context.Context, from int64, maxEvents int, filter fu
 		lastRev int64
 		buf     []byte
 		n       int
+		size    int // keys and values of evs
 	)
 	next = v.rev + 1
 	for valid := it.First(); valid; valid = it.Next() {
@@ -69,7 +72,8 @@ func (s *Store) Events(ctx context.Context, from int64, maxEvents int, filter fu
 		if err != nil {
 			return nil, 0, 0, err
 		}
-		if r != lastRev && maxEvents > 0 && (len(evs) >= maxEvents || n > maxEvents*scanPerEvent) {
+		if r != lastRev && (maxEvents > 0 && (len(evs) >= maxEvents || n > maxEvents*scanPerEvent) ||
+			maxBytes > 0 && size >= maxBytes) {
 			next = r
 			break
 		}
@@ -89,6 +93,7 @@ func (s *Store) Events(ctx context.Context, from int64, maxEvents int, filter fu
 			kv := alloc.kv()
 			kv.Key, kv.ModRevision = alloc.bytes(key), r
 			evs = append(evs, &mvccpb.Event{Type: mvccpb.Event_DELETE, Kv: kv})
+			size += len(key)
 			continue
 		}
 		kv, err := putKV(v.snap, &alloc, &buf, key, r, sub)
@@ -102,6 +107,7 @@ func (s *Store) Events(ctx context.Context, from int64, maxEvents int, filter fu
 			continue
 		}
 		evs = append(evs, &mvccpb.Event{Type: mvccpb.Event_PUT, Kv: kv})
+		size += len(kv.Key) + len(kv.Value)
 	}
 	if err := it.Error(); err != nil {
 		return nil, 0, 0, err

@@ -40,6 +40,7 @@ func TestEvents(t *testing.T) {
 		name   string
 		from   int64
 		max    int
+		bytes  int
 		filter func([]byte) bool
 		want   string
 		next   int64
@@ -50,12 +51,15 @@ func TestEvents(t *testing.T) {
 		{name: "max does not split a revision", from: 3, max: 1, want: "PUT b@3{c=3,v=1}=1; PUT c@3{c=3,v=1}=1", next: 4},
 		{name: "max 2", from: 2, max: 2, want: "PUT a@2{c=2,v=1}=1; PUT b@3{c=3,v=1}=1; PUT c@3{c=3,v=1}=1", next: 4},
 		{name: "max exact", from: 4, max: 1, want: "DELETE a@4{c=0,v=0}", next: 5},
+		{name: "bytes do not split a revision", from: 2, bytes: 3, want: "PUT a@2{c=2,v=1}=1; PUT b@3{c=3,v=1}=1; PUT c@3{c=3,v=1}=1", next: 4},
+		{name: "bytes below one revision", from: 3, bytes: 1, want: "PUT b@3{c=3,v=1}=1; PUT c@3{c=3,v=1}=1", next: 4},
+		{name: "bytes count deletes by key", from: 4, bytes: 1, want: "DELETE a@4{c=0,v=0}", next: 5},
 		{name: "future", from: 6, want: "", next: 6},
 		{name: "filter", from: 1, filter: onlyB, want: "PUT b@3{c=3,v=1}=1; PUT b@5{c=3,v=2}=2", next: 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			evs, next, rev, err := h.s.Events(context.Background(), tt.from, tt.max, tt.filter)
+			evs, next, rev, err := h.s.Events(context.Background(), tt.from, tt.max, tt.bytes, tt.filter)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -68,10 +72,10 @@ func TestEvents(t *testing.T) {
 	// After compaction to 4 watchers may start at 4 (the tombstone at 4 is
 	// kept, as etcd), not below.
 	h.compactWait(4)
-	if _, _, _, err := h.s.Events(context.Background(), 3, 0, nil); !errors.Is(err, rpcerr.ErrCompacted) {
+	if _, _, _, err := h.s.Events(context.Background(), 3, 0, 0, nil); !errors.Is(err, rpcerr.ErrCompacted) {
 		t.Errorf("events below compaction: %v", err)
 	}
-	evs, next, _, err := h.s.Events(context.Background(), 4, 0, nil)
+	evs, next, _, err := h.s.Events(context.Background(), 4, 0, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +160,7 @@ func TestEventsScanBound(t *testing.T) {
 	h.put("y", "1") // others+2
 	onlyY := func(k []byte) bool { return bytes.Equal(k, []byte("y")) }
 
-	evs, next, _, err := h.s.Events(context.Background(), 1, 1, onlyY)
+	evs, next, _, err := h.s.Events(context.Background(), 1, 1, 0, onlyY)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +170,7 @@ func TestEventsScanBound(t *testing.T) {
 	var got []*mvccpb.Event
 	calls := 1
 	for next <= h.s.Rev() {
-		evs, next, _, err = h.s.Events(context.Background(), next, 1, onlyY)
+		evs, next, _, err = h.s.Events(context.Background(), next, 1, 0, onlyY)
 		if err != nil {
 			t.Fatal(err)
 		}

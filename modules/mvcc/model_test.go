@@ -704,7 +704,7 @@ func testModel(t *testing.T, seed uint64, steps int, mc modelConfig) {
 		case k < 19: // watch catch-up above the compacted revision, physical state
 			lo := max(m.compactRev, 0) + 1
 			from := lo + r.Int64N(m.rev+2-lo)
-			evs, next, rev, err := h.s.Events(context.Background(), from, 0, nil)
+			evs, next, rev, err := h.s.Events(context.Background(), from, 0, 0, nil)
 			if err != nil || next != m.rev+1 || rev != m.rev {
 				fail("events from %d: next %d rev %d err %v", from, next, rev, err)
 			}
@@ -767,7 +767,7 @@ func testModel(t *testing.T, seed uint64, steps int, mc modelConfig) {
 			mev = append(mev, fmt.Sprintf("%d: %s", rev, strings.Join(kept, "; ")))
 		}
 	}
-	evs, _, _, err := h.s.Events(context.Background(), max(m.compactRev, 1), 0, nil)
+	evs, _, _, err := h.s.Events(context.Background(), max(m.compactRev, 1), 0, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

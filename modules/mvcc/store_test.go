@@ -629,7 +629,7 @@ func TestStubs(t *testing.T) {
 			t.Errorf("a at %d: %s, want %s", tt.rev, single, want)
 		}
 	}
-	evs, _, _, err := h.s.Events(context.Background(), 1, 0, nil)
+	evs, _, _, err := h.s.Events(context.Background(), 1, 0, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -654,7 +654,7 @@ func TestStubs(t *testing.T) {
 	if _, err := h.s.Range(context.Background(), &pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}, Revision: 4}); !errors.Is(err, errCorrupt) {
 		t.Errorf("range over a dangling stub: %v", err)
 	}
-	if _, _, _, err := h.s.Events(context.Background(), 4, 0, nil); !errors.Is(err, errCorrupt) {
+	if _, _, _, err := h.s.Events(context.Background(), 4, 0, 0, nil); !errors.Is(err, errCorrupt) {
 		t.Errorf("events of a dangling stub: %v", err)
 	}
 }

@@ -23,7 +23,10 @@
 //     history once its client has read half of it; so a stalled stream holds
 //     a bounded amount of memory, and other streams are not slowed.
 //   - A watcher that needs a revision compaction removed is cancelled with
-//     compact_revision (clientv3 surfaces ErrCompacted).
+//     compact_revision (clientv3 surfaces ErrCompacted). As in etcd, it stays
+//     the stream's until the client cancels it: its ID stays taken, the
+//     cancel request gets its canceled response, and the stream's progress
+//     requests wait until then.
 //   - Nothing holds history in memory: catch-up reads pebble, at most
 //     CatchUpEvents events (and 64 × CatchUpEvents revisions walked) at a
 //     time, so one watcher far behind does not hold the catch-up worker.

@@ -49,6 +49,12 @@ func (f *fakeRaft) Status() raftlog.Status {
 
 func newEnv(t testing.TB, hcfg HubConfig, cfg Config) *env {
 	t.Helper()
+	return newEnvWrap(t, hcfg, cfg, nil)
+}
+
+// newEnvWrap is newEnv whose hub and service read the store through wrap.
+func newEnvWrap(t testing.TB, hcfg HubConfig, cfg Config, wrap func(Store) Store) *env {
+	t.Helper()
 	db, err := storage.Open(storage.Config{Dir: t.TempDir(), CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +71,11 @@ func newEnv(t testing.TB, hcfg HubConfig, cfg Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.svc = New(cfg, e.hub, e.store, e.raft)
+	var st Store = e.store
+	if wrap != nil {
+		st = wrap(st)
+	}
+	e.svc = New(cfg, e.hub, st, e.raft)
 	t.Cleanup(func() {
 		e.svc.Close(context.Background())
 		e.hub.Close()

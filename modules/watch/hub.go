@@ -20,7 +20,7 @@ import (
 type Store interface {
 	Rev() int64
 	CompactRev() int64
-	Events(ctx context.Context, from int64, maxEvents int, filter func(key []byte) bool) (evs []*mvccpb.Event, next, rev int64, err error)
+	Events(ctx context.Context, from int64, maxEvents, maxBytes int, filter func(key []byte) bool) (evs []*mvccpb.Event, next, rev int64, err error)
 	Range(ctx context.Context, r *pb.RangeRequest) (*pb.RangeResponse, error)
 }
 
@@ -32,7 +32,8 @@ type HubConfig struct {
 	QueueBytes int
 	// QueueResponses bounds the responses a stream may hold unsent (0: 2048).
 	QueueResponses int
-	// CatchUpEvents bounds the events of one history read (0: 1000). A
+	// CatchUpEvents bounds the events of one history read (0: 1000); their
+	// keys and values are bounded too, to QueueBytes/4 (half an outbox). A
 	// catch-up response holds at most the events of that read, and a
 	// revision's events are never split between reads.
 	CatchUpEvents int
@@ -167,6 +168,11 @@ type watcherState uint8
 const (
 	stateSynced watcherState = iota
 	stateUnsynced
+	// stateCompacted: cancelled by compaction (its compacted response
+	// queued), in no group, but still the stream's until the client cancels
+	// it or the stream ends, as in etcd: its ID stays taken, a cancel request
+	// is answered, and the stream's progress requests wait.
+	stateCompacted
 	stateCanceled
 )
 
@@ -612,7 +618,7 @@ func (h *Hub) catchUp(ctx context.Context) bool {
 	for _, w := range group {
 		ix.add(w)
 	}
-	evs, next, rev, err := h.store.Events(ctx, minRev, h.cfg.CatchUpEvents, ix.contains)
+	evs, next, rev, err := h.store.Events(ctx, minRev, h.cfg.CatchUpEvents, h.cfg.QueueBytes/4, ix.contains)
 	if errors.Is(err, rpcerr.ErrCompacted) {
 		h.cancelCompacted(group)
 		return true
@@ -691,10 +697,11 @@ func (h *Hub) cancelCompacted(group []*watcher) {
 		if w.state != stateUnsynced || w.minRev >= compactRev {
 			continue
 		}
-		h.removeLocked(w)
+		delete(h.unsynced, w)
+		slowWatcherGauge.Dec()
+		w.state = stateCompacted
 		r := newResponse(w.id, 0, nil)
 		r.CompactRevision, r.Canceled = compactRev, true
 		w.s.out.push(outItem{resp: r}, true)
-		h.checkStreamProgressLocked(w.s)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	pb "github.com/cairnkv/cairn/gen/etcdserverpb"
+	"github.com/cairnkv/cairn/gen/mvccpb"
 	"github.com/cairnkv/cairn/modules/rpcerr"
 )
 
@@ -182,6 +183,18 @@ func TestCompacted(t *testing.T) {
 		c.create(&pb.WatchCreateRequest{Key: []byte("k"), StartRevision: 4, WatchId: 9})
 		if got := c.events(9, 3); got[0] != "PUT k@4{c=2,v=3}=2" {
 			t.Fatal(got)
+		}
+		// Cancelled by compaction, watcher 0 is still the stream's, as in
+		// etcd: a progress request waits for it, and its cancel is answered
+		// (which lets the progress response go).
+		c.progress()
+		c.quiet(100 * time.Millisecond)
+		c.cancelWatch(0)
+		if r := c.recv(); !r.Canceled || r.WatchId != 0 || r.CompactRevision != 0 {
+			t.Fatalf("cancel of the compacted watcher: %v", r)
+		}
+		if r := c.recv(); r.WatchId != -1 || r.Header.Revision != 6 {
+			t.Fatalf("progress after the cancel: %v", r)
 		}
 	})
 	t.Run("behind", func(t *testing.T) {
@@ -613,5 +626,58 @@ func TestCloseDoesNotWaitForStalledClient(t *testing.T) {
 		c.f.done <- err // for the client's cleanup
 	case <-time.After(5 * time.Second):
 		t.Fatal("handler still blocked after its transport closed")
+	}
+}
+
+// boundedReads records the largest history read a hub made.
+type boundedReads struct {
+	Store
+	mu      sync.Mutex
+	reads   int
+	largest int // the largest read, in key and value bytes
+}
+
+func (b *boundedReads) Events(ctx context.Context, from int64, maxEvents, maxBytes int, filter func([]byte) bool) ([]*mvccpb.Event, int64, int64, error) {
+	evs, next, rev, err := b.Store.Events(ctx, from, maxEvents, maxBytes, filter)
+	size := 0
+	for _, ev := range evs {
+		size += len(ev.Kv.Key) + len(ev.Kv.Value)
+	}
+	b.mu.Lock()
+	b.reads++
+	b.largest = max(b.largest, size)
+	b.mu.Unlock()
+	return evs, next, rev, err
+}
+
+// TestCatchUpBytes: a watcher catching up over large values reads history
+// in pieces of at most a quarter of the outbox bound (plus the one event that
+// crosses it), not CatchUpEvents events whatever their size, and still gets
+// every event once, in order.
+func TestCatchUpBytes(t *testing.T) {
+	const queueBytes = 32 << 10
+	var reads *boundedReads
+	e := newEnvWrap(t, HubConfig{QueueBytes: queueBytes}, Config{}, func(s Store) Store {
+		reads = &boundedReads{Store: s}
+		return reads
+	})
+	for i := range 5 {
+		e.put(fmt.Sprintf("k%d", i), "small") // history before the watcher's start
+	}
+	c := e.open()
+	val := strings.Repeat("v", 4<<10)
+	c.create(&pb.WatchCreateRequest{Key: []byte("k"), RangeEnd: []byte("l"), StartRevision: 2})
+	for i := range 60 {
+		e.put(fmt.Sprintf("k%d", i%7), val)
+	}
+	want := e.expect(&pb.WatchCreateRequest{Key: []byte("k"), RangeEnd: []byte("l"), StartRevision: 2}, 0)
+	got := c.events(0, len(want))
+	if d := diff(got, want); d != "" {
+		t.Fatal(d)
+	}
+	reads.mu.Lock()
+	defer reads.mu.Unlock()
+	if bound := queueBytes/4 + len(val) + 2; reads.reads < 2 || reads.largest > bound {
+		t.Fatalf("%d history reads, the largest %d bytes of keys and values (bound %d)", reads.reads, reads.largest, bound)
 	}
 }
