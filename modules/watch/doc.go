@@ -28,8 +28,9 @@
 //     cancel request gets its canceled response, and the stream's progress
 //     requests wait until then.
 //   - Nothing holds history in memory: catch-up reads pebble, at most
-//     CatchUpEvents events (and 64 × CatchUpEvents revisions walked) at a
-//     time, so one watcher far behind does not hold the catch-up worker.
+//     CatchUpEvents events, a quarter of QueueBytes of keys and values (a
+//     revision is never split, though) and 64 × CatchUpEvents revisions
+//     walked at a time, so one watcher far behind does not hold the catch-up worker.
 //   - While a stream is backed up, further events of a watcher are appended
 //     to its queued response (up to 1 MiB) rather than queued behind it:
 //     fewer, larger responses for a client that reads slowly, as etcd's

@@ -187,6 +187,18 @@ func TestCompacted(t *testing.T) {
 		// Cancelled by compaction, watcher 0 is still the stream's, as in
 		// etcd: a progress request waits for it, and its cancel is answered
 		// (which lets the progress response go).
+		// A client-chosen ID of a compacted watcher stays taken too.
+		c.create(&pb.WatchCreateRequest{Key: []byte("k"), StartRevision: 2, WatchId: 5})
+		if r := c.recv(); !r.Canceled || r.CompactRevision != 4 || r.WatchId != 5 {
+			t.Fatalf("got %v", r)
+		}
+		if r := c.create(&pb.WatchCreateRequest{Key: []byte("k"), WatchId: 5}); !r.Canceled || r.CancelReason != errDuplicateWatchID {
+			t.Fatalf("create with a compacted watcher's ID: %v", r)
+		}
+		c.cancelWatch(5)
+		if r := c.recv(); !r.Canceled || r.WatchId != 5 {
+			t.Fatalf("cancel of compacted watcher 5: %v", r)
+		}
 		c.progress()
 		c.quiet(100 * time.Millisecond)
 		c.cancelWatch(0)

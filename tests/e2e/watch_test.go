@@ -202,8 +202,11 @@ func TestWatch(t *testing.T) {
 			wstep{req: wcreate(&pb.WatchCreateRequest{Key: all, RangeEnd: all, StartRevision: 3}), n: 2},
 			wstep{req: wcreate(&pb.WatchCreateRequest{Key: all, RangeEnd: all, StartRevision: 6, WatchId: 9}), n: 2},
 			// A watcher cancelled by compaction is still the stream's until
-			// cancelled: its cancel is answered, and the auto-assigned IDs
-			// go on after it.
+			// cancelled: its ID is taken, its cancel is answered, and the
+			// auto-assigned IDs go on after it.
+			wstep{req: wcreate(&pb.WatchCreateRequest{Key: all, RangeEnd: all, StartRevision: 2, WatchId: 5}), n: 2},
+			wstep{req: wcreate(&pb.WatchCreateRequest{Key: []byte("x"), WatchId: 5}), n: 1},
+			wstep{req: wcancel(5), n: 1},
 			wstep{req: wcreate(&pb.WatchCreateRequest{Key: []byte("x")}), n: 1},
 			wstep{req: wcancel(0), n: 1},
 			wstep{req: wcreate(&pb.WatchCreateRequest{Key: []byte("x")}), n: 1},
