@@ -32,6 +32,7 @@ type fixture struct {
 
 type fixtureCfg struct {
 	flags []string
+	env   []string
 	kinds []kind
 }
 
@@ -40,6 +41,11 @@ type fixtureOpt func(*fixtureCfg)
 // withFlags passes the same extra flags to both servers.
 func withFlags(f ...string) fixtureOpt {
 	return func(c *fixtureCfg) { c.flags = append(c.flags, f...) }
+}
+
+// withEnv adds NAME=value variables to both servers' environment.
+func withEnv(kv ...string) fixtureOpt {
+	return func(c *fixtureCfg) { c.env = append(c.env, kv...) }
 }
 
 // cairnOnly runs a scenario on cairn alone; with CAIRN_E2E_ETCD_ONLY=1 it runs
@@ -65,6 +71,7 @@ func newFixture(t *testing.T, opts ...fixtureOpt) *fixture {
 	f := &fixture{t: t}
 	for i, k := range kinds {
 		s := newServer(t, k, cfg.flags...)
+		s.env = cfg.env
 		if i > 0 && k == kinds[0] {
 			s.label = fmt.Sprintf("%s#%d", k, i+1)
 		}

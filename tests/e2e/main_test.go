@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+	"go.etcd.io/etcd/server/v3/etcdserver"
 )
 
 // Environment knobs.
@@ -176,6 +177,8 @@ func runEtcdChild(args []string) int {
 	maxReq := fs.Uint("max-request-bytes", embed.DefaultMaxRequestBytes, "")
 	maxTxn := fs.Uint("max-txn-ops", embed.DefaultMaxTxnOps, "")
 	progress := fs.Duration("watch-progress-notify-interval", 0, "")
+	snapCount := fs.Uint64("snapshot-count", etcdserver.DefaultSnapshotCount, "")
+	snapCatchUp := fs.Uint64("snapshot-catchup-entries", etcdserver.DefaultSnapshotCatchUpEntries, "")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -196,6 +199,8 @@ func runEtcdChild(args []string) int {
 	cfg.MaxRequestBytes = *maxReq
 	cfg.MaxTxnOps = *maxTxn
 	cfg.WatchProgressNotifyInterval = *progress
+	cfg.SnapshotCount = *snapCount
+	cfg.SnapshotCatchUpEntries = *snapCatchUp
 	cfg.LogOutputs = []string{"stderr"}
 
 	sig := make(chan os.Signal, 1)

@@ -49,7 +49,8 @@ type server struct {
 	clientURL string
 	peerURL   string
 	extra     []string
-	bin       string // the cairn binary, or this test binary for etcd
+	env       []string // added to the environment
+	bin       string   // the cairn binary, or this test binary for etcd
 
 	log *logBuffer
 
@@ -208,7 +209,7 @@ func (s *server) start() {
 
 func (s *server) tryStart() error {
 	cmd := exec.Command(s.bin, s.args()...)
-	cmd.Env = cleanEnv()
+	cmd.Env = append(cleanEnv(), s.env...)
 	if s.kind == kindEtcd {
 		cmd.Env = append(cmd.Env, envEtcdChild+"=1")
 	}
@@ -272,6 +273,16 @@ func (s *server) tryStart() error {
 	s.cli = cli
 	s.mu.Unlock()
 	return nil
+}
+
+// pid is the process ID of the running process.
+func (s *server) pid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil || s.cmd.Process == nil {
+		s.t.Fatalf("%s: not started", s)
+	}
+	return s.cmd.Process.Pid
 }
 
 func (s *server) exitErr() error {
