@@ -58,7 +58,7 @@ test-e2e:
 test-bench:
 	cd tools/bench && $(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
-# Cairn side by side with etcd 3.6 (about 19 minutes on 2 cores): prints the
+# Cairn side by side with etcd 3.6 (about 17 minutes on 2 cores): prints the
 # tables and writes docs/bench/results.{md,svg,json}. Run it on an idle machine.
 bench:
 	$(GO) -C tools/bench run . compare --out docs/bench $(ARGS)

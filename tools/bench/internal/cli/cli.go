@@ -415,7 +415,7 @@ memory, on-disk size, and a prefix range and a count_only over them.
 
 Workloads: ` + strings.Join(compare.Names(), ", ") + `.
 
-The full run takes about 19 minutes on 2 cores; --scale shrinks or grows
+The full run takes about 17 minutes on 2 cores; --scale shrinks or grows
 every request count, --requests sets them all, --keys the memory test's size.
 With --out DIR it writes DIR/results.md, DIR/results.svg and DIR/results.json
 (a relative DIR is taken from the repository root); otherwise it only prints.`,
