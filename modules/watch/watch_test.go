@@ -356,6 +356,8 @@ func TestRandomized(t *testing.T) {
 		req     *pb.WatchCreateRequest
 		created int64
 		got     []string
+		lastRev int64 // of the last event of the previous response
+		splits  int   // revisions whose events came in two responses
 	}
 	var wg sync.WaitGroup
 	results := make([][]*watch, 4)
@@ -432,6 +434,14 @@ func TestRandomized(t *testing.T) {
 					continue
 				}
 				w := byID[r.WatchId]
+				if len(r.Events) > 0 {
+					// A txn's events come in one response, whether
+					// synced or caught up from history.
+					if r.Events[0].Kv.ModRevision == w.lastRev {
+						w.splits++
+					}
+					w.lastRev = r.Events[len(r.Events)-1].Kv.ModRevision
+				}
 				for _, ev := range r.Events {
 					w.got = append(w.got, fmtEvent(ev))
 				}
@@ -464,6 +474,9 @@ func TestRandomized(t *testing.T) {
 			want := e.expect(w.req, w.created)
 			if d := diff(w.got, want); d != "" {
 				t.Errorf("stream %d watcher %d (%q..%q from %d): %s", si, wi, w.req.Key, w.req.RangeEnd, w.req.StartRevision, d)
+			}
+			if w.splits > 0 {
+				t.Errorf("stream %d watcher %d (%q..%q from %d): %d txns' events split between responses", si, wi, w.req.Key, w.req.RangeEnd, w.req.StartRevision, w.splits)
 			}
 		}
 	}
