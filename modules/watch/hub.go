@@ -101,7 +101,7 @@ type Hub struct {
 	attached   bool
 	synced     *index
 	unsynced   map[*watcher]struct{}
-	progressWt map[*stream]struct{} // streams with a deferred progress request
+	progressWt map[*stream]struct{} // streams whose deferred progress request waits for a start revision
 	touched    []*watcher           // OnCommit scratch
 
 	// fellBehind counts the moves from synced to unsynced (a full outbox);
@@ -496,7 +496,6 @@ func (h *Hub) progressAll(s *stream) {
 		return
 	}
 	s.progressPending = true
-	h.progressWt[s] = struct{}{}
 	h.checkStreamProgressLocked(s)
 }
 
@@ -512,9 +511,17 @@ func (h *Hub) checkStreamProgressLocked(s *stream) {
 	}
 	// etcd's progressIfSync: every watcher synced, and none waiting for a
 	// start revision the hub has not reached. Progress requests are rare,
-	// so a scan of the stream's watchers is cheap enough.
+	// so a scan of the stream's watchers is cheap enough; but the stream
+	// waits in progressWt, scanned at every commit, only while a start
+	// revision holds it: an unsynced or compacted watcher changes state
+	// through catch-up or cancel, which check again.
 	for _, w := range s.watchers {
-		if w.state != stateSynced || h.rev < w.startRev {
+		if w.state != stateSynced {
+			delete(h.progressWt, s)
+			return
+		}
+		if h.rev < w.startRev {
+			h.progressWt[s] = struct{}{}
 			return
 		}
 	}
@@ -618,7 +625,7 @@ func (h *Hub) catchUp(ctx context.Context) bool {
 	for _, w := range group {
 		ix.add(w)
 	}
-	evs, next, rev, err := h.store.Events(ctx, minRev, h.cfg.CatchUpEvents, h.cfg.QueueBytes/4, ix.contains)
+	evs, next, rev, err := h.store.Events(ctx, minRev, h.cfg.CatchUpEvents, max(h.cfg.QueueBytes/4, 1), ix.contains)
 	if errors.Is(err, rpcerr.ErrCompacted) {
 		h.cancelCompacted(group)
 		return true

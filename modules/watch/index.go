@@ -2,7 +2,6 @@ package watch
 
 import (
 	"bytes"
-	"slices"
 	"sort"
 )
 
@@ -21,10 +20,12 @@ import (
 //
 // Range watchers that come or go do not rebuild it at once: those added
 // since the last build are checked one by one, those removed are skipped,
-// and it is rebuilt once there are more such changes than the square root
-// of its size (at least minPending). A watcher that comes and goes between
-// two events costs the next event O(√n), and O(√n log n) amortized, rather
-// than a rebuild of all n on the apply goroutine each time.
+// and it is rebuilt before a lookup once there are more such changes than
+// the square root of its size (at least minPending). A watcher that comes
+// and goes between two events costs the next event O(√n), and O(√n log n)
+// amortized, rather than a rebuild of all n on the apply goroutine each
+// time; a burst of changes between two lookups (a catch-up round's fresh
+// index, many watchers created at once) costs one rebuild.
 //
 // An index is not safe for concurrent use: the hub guards it with its mutex.
 type index struct {
@@ -33,17 +34,22 @@ type index struct {
 	n      int // watchers in the index
 
 	sorted  []*watcher
-	maxEnd  []*watcher // maxEnd[mid]: the watcher with the greatest end in that subtree
-	added   []*watcher // range watchers not in sorted yet
-	removed map[*watcher]struct{}
-	builds  int // rebuilds so far (tests)
+	maxEnd  []*watcher            // maxEnd[mid]: the watcher with the greatest end in that subtree
+	added   map[*watcher]struct{} // range watchers not in sorted yet
+	removed map[*watcher]struct{} // range watchers gone but still in sorted
+	builds  int                   // rebuilds so far (tests)
 }
 
 // minPending is the fewest pending changes that trigger a rebuild.
 const minPending = 8
 
 func newIndex() *index {
-	return &index{keys: make(map[string][]*watcher), ranges: make(map[*watcher]struct{}), removed: make(map[*watcher]struct{})}
+	return &index{
+		keys:    make(map[string][]*watcher),
+		ranges:  make(map[*watcher]struct{}),
+		added:   make(map[*watcher]struct{}),
+		removed: make(map[*watcher]struct{}),
+	}
 }
 
 func (ix *index) len() int { return ix.n }
@@ -55,8 +61,7 @@ func (ix *index) add(w *watcher) {
 		return
 	}
 	ix.ranges[w] = struct{}{}
-	ix.added = append(ix.added, w)
-	ix.maybeRebuild()
+	ix.added[w] = struct{}{}
 }
 
 // remove deletes w; false if it was not in the index.
@@ -84,19 +89,20 @@ func (ix *index) remove(w *watcher) bool {
 	}
 	delete(ix.ranges, w)
 	ix.n--
-	if i := slices.Index(ix.added, w); i >= 0 {
-		ix.added[i] = ix.added[len(ix.added)-1]
-		ix.added[len(ix.added)-1] = nil
-		ix.added = ix.added[:len(ix.added)-1]
+	if _, ok := ix.added[w]; ok {
+		delete(ix.added, w)
 	} else {
 		ix.removed[w] = struct{}{}
 	}
-	ix.maybeRebuild()
+	if len(ix.ranges) == 0 {
+		ix.rebuild() // to nothing: keeps no removed watcher alive
+	}
 	return true
 }
 
-// maybeRebuild rebuilds the tree once the pending changes outnumber the
-// square root of its size (and minPending).
+// maybeRebuild rebuilds the tree, before a lookup, once the pending changes
+// outnumber the square root of its size (and minPending): a burst of
+// changes between two lookups costs one rebuild.
 func (ix *index) maybeRebuild() {
 	pending := len(ix.added) + len(ix.removed)
 	if pending > minPending && pending*pending > len(ix.sorted) {
@@ -117,6 +123,7 @@ func (ix *index) visit(key []byte, fn func(w *watcher)) {
 
 // stabAll calls fn for every range watcher whose range holds key.
 func (ix *index) stabAll(key []byte, fn func(w *watcher)) {
+	ix.maybeRebuild()
 	if len(ix.removed) == 0 {
 		ix.stab(0, len(ix.sorted), key, fn)
 	} else {
@@ -126,7 +133,7 @@ func (ix *index) stabAll(key []byte, fn func(w *watcher)) {
 			}
 		})
 	}
-	for _, w := range ix.added {
+	for w := range ix.added {
 		if w.holds(key) {
 			fn(w)
 		}
@@ -174,10 +181,14 @@ func (ix *index) rebuild() {
 	}
 	ix.maxEnd = ix.maxEnd[:len(ix.sorted)]
 	ix.fill(0, len(ix.sorted))
+	// No references past the ends: a removed watcher must not stay alive.
+	clear(ix.sorted[len(ix.sorted):cap(ix.sorted)])
+	clear(ix.maxEnd[len(ix.maxEnd):cap(ix.maxEnd)])
 	clear(ix.added)
-	ix.added = ix.added[:0]
 	clear(ix.removed)
-	ix.builds++
+	if len(ix.sorted) > 0 {
+		ix.builds++
+	}
 }
 
 // fill computes maxEnd for the subtree [lo, hi) and returns its watcher with

@@ -55,9 +55,10 @@ func TestProgressNotifyMinInterval(t *testing.T) {
 // every tick; the busy one hears nothing but its events, and hears the ticks
 // again once its events stop.
 func TestProgressNotifySkipsAfterEvents(t *testing.T) {
-	// Longer than the minimum: the busy watcher's events must never pause
-	// for a whole interval, even on a loaded machine.
-	e := newEnv(t, HubConfig{}, Config{ProgressNotifyInterval: 200 * time.Millisecond})
+	// Much longer than the minimum: the busy watcher's events must never
+	// pause for a whole interval (a put and its event take about a
+	// millisecond; 500ms leaves room for a loaded machine's stalls).
+	e := newEnv(t, HubConfig{}, Config{ProgressNotifyInterval: 500 * time.Millisecond})
 	c := e.open()
 	busy := c.create(&pb.WatchCreateRequest{Key: []byte("busy"), ProgressNotify: true}).WatchId
 	idle := c.create(&pb.WatchCreateRequest{Key: []byte("idle"), ProgressNotify: true}).WatchId

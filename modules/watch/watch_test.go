@@ -201,6 +201,12 @@ func TestCompacted(t *testing.T) {
 		}
 		c.progress()
 		c.quiet(100 * time.Millisecond)
+		e.hub.mu.Lock()
+		waiting := len(e.hub.progressWt)
+		e.hub.mu.Unlock()
+		if waiting != 0 {
+			t.Fatal("a stream held by a compacted watcher is rescanned at every commit")
+		}
 		c.cancelWatch(0)
 		if r := c.recv(); !r.Canceled || r.WatchId != 0 || r.CompactRevision != 0 {
 			t.Fatalf("cancel of the compacted watcher: %v", r)
@@ -509,6 +515,34 @@ func TestProgress(t *testing.T) {
 			t.Fatalf("deferred progress %v", r)
 		}
 	})
+	t.Run("while catching up", func(t *testing.T) {
+		// A watcher catching up from history holds the answer back until
+		// it is synced; meanwhile the stream is not rescanned at every
+		// commit (catch-up checks again when the watcher is synced).
+		gate := make(chan struct{})
+		e := newEnvWrap(t, HubConfig{}, Config{}, func(s Store) Store { return &gatedReads{Store: s, gate: gate} })
+		for i := range 3 {
+			e.put("a", fmt.Sprint(i)) // revs 2..4
+		}
+		c := e.open()
+		c.create(&pb.WatchCreateRequest{Key: []byte("a"), StartRevision: 2})
+		c.progress()
+		c.quiet(50 * time.Millisecond)
+		e.put("a", "3") // rev 5, while the history read waits
+		e.hub.mu.Lock()
+		waiting := len(e.hub.progressWt)
+		e.hub.mu.Unlock()
+		if waiting != 0 {
+			t.Fatalf("%d streams rescanned at every commit while their watcher catches up", waiting)
+		}
+		close(gate)
+		if got := c.events(0, 4); got[3] != "PUT a@5{c=2,v=4}=3" {
+			t.Fatal(got)
+		}
+		if r := c.recv(); r.WatchId != -1 || r.Header.Revision != 5 {
+			t.Fatalf("progress after the catch-up: %v", r)
+		}
+	})
 	t.Run("notify", func(t *testing.T) {
 		e := newEnv(t, HubConfig{}, Config{ProgressNotifyInterval: 50 * time.Millisecond})
 		c := e.open()
@@ -654,6 +688,21 @@ func TestCloseDoesNotWaitForStalledClient(t *testing.T) {
 	}
 }
 
+// gatedReads holds every history read until gate is closed.
+type gatedReads struct {
+	Store
+	gate chan struct{}
+}
+
+func (g *gatedReads) Events(ctx context.Context, from int64, maxEvents, maxBytes int, filter func([]byte) bool) ([]*mvccpb.Event, int64, int64, error) {
+	select {
+	case <-g.gate:
+	case <-ctx.Done():
+		return nil, 0, 0, ctx.Err()
+	}
+	return g.Store.Events(ctx, from, maxEvents, maxBytes, filter)
+}
+
 // boundedReads records the largest history read a hub made.
 type boundedReads struct {
 	Store
@@ -676,9 +725,9 @@ func (b *boundedReads) Events(ctx context.Context, from int64, maxEvents, maxByt
 }
 
 // TestCatchUpBytes: a watcher catching up over large values reads history
-// in pieces of at most a quarter of the outbox bound (plus the one event that
+// in pieces of at most a quarter of the outbox bound (plus the revision that
 // crosses it), not CatchUpEvents events whatever their size, and still gets
-// every event once, in order.
+// every event once, in order, each txn's in one response.
 func TestCatchUpBytes(t *testing.T) {
 	const queueBytes = 32 << 10
 	var reads *boundedReads
@@ -692,17 +741,31 @@ func TestCatchUpBytes(t *testing.T) {
 	c := e.open()
 	val := strings.Repeat("v", 4<<10)
 	c.create(&pb.WatchCreateRequest{Key: []byte("k"), RangeEnd: []byte("l"), StartRevision: 2})
-	for i := range 60 {
-		e.put(fmt.Sprintf("k%d", i%7), val)
+	for i := range 20 { // txns of three 4 KiB puts: a read stops between them
+		e.txn(putOp(fmt.Sprintf("k%d", i%7), val), putOp(fmt.Sprintf("k%d", (i+1)%7), val), putOp(fmt.Sprintf("k%d", (i+2)%7), val))
 	}
 	want := e.expect(&pb.WatchCreateRequest{Key: []byte("k"), RangeEnd: []byte("l"), StartRevision: 2}, 0)
-	got := c.events(0, len(want))
+	var got []string
+	var lastRev int64
+	for len(got) < len(want) {
+		r := c.recv()
+		if r.WatchId != 0 || r.Canceled || r.Created || len(r.Events) == 0 {
+			t.Fatalf("unexpected %v", r)
+		}
+		if r.Events[0].Kv.ModRevision == lastRev {
+			t.Fatalf("the events of revision %d came in two responses", lastRev)
+		}
+		lastRev = r.Events[len(r.Events)-1].Kv.ModRevision
+		for _, ev := range r.Events {
+			got = append(got, fmtEvent(ev))
+		}
+	}
 	if d := diff(got, want); d != "" {
 		t.Fatal(d)
 	}
 	reads.mu.Lock()
 	defer reads.mu.Unlock()
-	if bound := queueBytes/4 + len(val) + 2; reads.reads < 2 || reads.largest > bound {
+	if bound := queueBytes/4 + 3*(len(val)+2); reads.reads < 2 || reads.largest > bound {
 		t.Fatalf("%d history reads, the largest %d bytes of keys and values (bound %d)", reads.reads, reads.largest, bound)
 	}
 }

@@ -121,7 +121,7 @@ var specs = []spec{
 		name: "watch-stalled", title: "watch put-to-event latency, 100 watchers, 1 putter, 2 stalled streams", short: "watch latency, stalled",
 		total: 10_000, clients: 1, conns: 1,
 		params: func(total int) string {
-			return fmt.Sprintf("`watch-latency --stalled-streams 2`: watch-latency with two more streams of 10 watchers of the same prefix, on the same connection, whose client never reads after the created responses (slow consumers: each is sent %.1f MB of events over the run, more than gRPC's flow-control windows and the server's buffers hold). It shows what a stalled consumer costs the puts and the other watchers: compare with the row above.", float64(10*total*(valSize+10))/1e6) // 10 watchers, keys "watch/N"
+			return fmt.Sprintf("`watch-latency --stalled-streams 2`: watch-latency with two more streams of 10 watchers of the same prefix, on the same connection, whose client never reads after the created responses (slow consumers: each stream is owed %.1f MB of events by the measured puts alone, more than gRPC's flow-control windows and the server's buffers hold). It shows what a stalled consumer costs the puts and the other watchers: compare with the row above.", float64(10*total*(valSize+10))/1e6) // 10 watchers, keys "watch/N"
 		},
 		make: func(int) load.Workload {
 			return &load.Watch{Kind: "watch-latency", Streams: 10, WatchersPerStream: 10, ValSize: valSize, Stalled: 2}
