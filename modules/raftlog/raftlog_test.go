@@ -278,7 +278,25 @@ func TestReadIndexBatchesConcurrentReads(t *testing.T) {
 		}()
 	}
 	defer func() { close(stop); writers.Wait() }()
+	// A burst's reads find the loop busy or not as the scheduler has it (on
+	// a loaded 2-core machine all 200 once trickled in one by one): a burst
+	// that batches passes, three that do not fail.
 	const reads = 200
+	for attempt := 1; ; attempt++ {
+		rounds := readBurst(t, n, reads)
+		t.Logf("attempt %d: %v rounds for %d reads", attempt, rounds, reads)
+		if rounds <= reads/2 {
+			return
+		}
+		if attempt == 3 {
+			t.Fatalf("%v ReadIndex rounds for %d concurrent reads, in each of 3 bursts: reads are not batched", rounds, reads)
+		}
+	}
+}
+
+// readBurst releases reads concurrent ReadIndex calls at once and returns
+// the rounds they took.
+func readBurst(t *testing.T, n *Node, reads int) float64 {
 	roundsBefore := testutil.ToFloat64(readIndexRounds)
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -296,11 +314,7 @@ func TestReadIndexBatchesConcurrentReads(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	rounds := testutil.ToFloat64(readIndexRounds) - roundsBefore
-	t.Logf("%v rounds for %d reads", rounds, reads)
-	if rounds > reads/2 {
-		t.Fatalf("%v ReadIndex rounds for %d concurrent reads: reads are not batched", rounds, reads)
-	}
+	return testutil.ToFloat64(readIndexRounds) - roundsBefore
 }
 
 func TestLogTruncation(t *testing.T) {
