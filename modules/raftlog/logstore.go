@@ -103,7 +103,11 @@ func load(db *pebble.DB) (*persisted, error) {
 	next := p.truncIndex + 1
 	for iter.First(); iter.Valid(); iter.Next() {
 		var e raftpb.Entry
-		if err := e.Unmarshal(iter.Value()); err != nil {
+		v, err := iter.ValueAndErr() // a large entry's value is in a blob file
+		if err != nil {
+			return nil, err
+		}
+		if err := e.Unmarshal(v); err != nil {
 			return nil, fmt.Errorf("raftlog: corrupt log entry: %w", err)
 		}
 		if e.Index != next {

@@ -2,10 +2,13 @@ package storage
 
 import (
 	"bufio"
+	"bytes"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // TestHoldLock is the child of TestOpenInOtherProcessSaysInUse: it opens the
@@ -52,5 +55,54 @@ func TestOpenInOtherProcessSaysInUse(t *testing.T) {
 func TestOpenRejectsEmptyDir(t *testing.T) {
 	if _, err := Open(Config{}); err == nil {
 		t.Fatal("open with no directory succeeded")
+	}
+}
+
+// TestLargeValuesSeparated: values of SeparateValueBytes and more are kept in
+// blob files, smaller ones in the sstables, and both read back whole after a
+// flush and a reopen.
+func TestLargeValuesSeparated(t *testing.T) {
+	dir := t.TempDir()
+	db, err := Open(Config{Dir: dir, CacheBytes: 1 << 20, MemTableBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	large := bytes.Repeat([]byte("L"), SeparateValueBytes)
+	small := bytes.Repeat([]byte("s"), SeparateValueBytes-1)
+	if err := db.Set([]byte("small"), small, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.Metrics().BlobFiles.LiveCount; n != 0 {
+		t.Fatalf("%d blob files for a value under SeparateValueBytes", n)
+	}
+	if err := db.Set([]byte("large"), large, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if m := db.Metrics().BlobFiles; m.LiveCount != 1 || m.ValueSize != uint64(len(large)) {
+		t.Fatalf("blob files after flushing a %d-byte value: %d holding %d bytes, want 1 holding it", len(large), m.LiveCount, m.ValueSize)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(Config{Dir: dir, CacheBytes: 1 << 20, MemTableBytes: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for key, want := range map[string][]byte{"small": small, "large": large} {
+		v, closer, err := db.Get([]byte(key))
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		if !bytes.Equal(v, want) {
+			t.Errorf("%s: read %d bytes, want the %d written", key, len(v), len(want))
+		}
+		closer.Close()
 	}
 }
