@@ -10,6 +10,9 @@
 // one fdatasync and there is no second WAL (CockroachDB measured a separate
 // raft engine to raise write amplification; see shared/PERF-NOTES.md).
 //
+// Values of SeparateValueBytes and more live in pebble's blob files (value
+// separation), so compactions move references to them, not the values.
+//
 // Key prefixes (the first byte of every key):
 //
 //	0x01 raft log       0x01 | BE uint64 index          -> raftpb.Entry
