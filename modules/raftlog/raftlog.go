@@ -189,6 +189,7 @@ type Node struct {
 	bootCommit  uint64 // commit index found at start: replayed before Start returns
 	truncIndex  uint64
 	lastTrunc   atomic.Uint64 // applied index at the last truncation check; read by the apply loop
+	memTrunc    atomic.Uint64 // index the in-memory log was last compacted to; read by the apply loop
 	readSeq     uint64
 	inflight    *readBatch
 	inflightCtx uint64
@@ -847,7 +848,7 @@ func (n *Node) apply(jobs []applyJob) {
 	// Wake the raft loop only when a truncation is due: a wake per apply
 	// round would put the raft loop ahead of the proposers just woken on
 	// this P's run queue (runtime's runnext), delaying every reply.
-	if last >= n.lastTrunc.Load()+n.cfg.SnapshotCount {
+	if last >= n.lastTrunc.Load()+n.cfg.SnapshotCount || last >= n.memTrunc.Load()+memLogEntries && n.soleVoter() {
 		select {
 		case n.appliedc <- struct{}{}:
 		default:
@@ -855,9 +856,29 @@ func (n *Node) apply(jobs []applyJob) {
 	}
 }
 
-// maybeTruncate deletes log entries far enough behind the applied index.
+// memLogEntries is how many applied entries a sole voter keeps in memory at
+// most before it drops them from its in-memory log.
+const memLogEntries = 256
+
+// soleVoter reports whether this member is the cluster's only voter.
+func (n *Node) soleVoter() bool {
+	vs := *n.voters.Load()
+	return len(vs) == 1 && vs[0] == n.memberID
+}
+
+// maybeTruncate deletes log entries far enough behind the applied index. A
+// sole voter also drops applied entries from its in-memory log (raft's
+// MemoryStorage): no follower will ask for them, and with large values
+// snapshot-count + catch-up entries held in memory (as etcd holds them) came
+// to hundreds of megabytes. The on-disk log keeps them as before.
 func (n *Node) maybeTruncate() {
 	applied := n.applied.Load()
+	if applied >= n.memTrunc.Load()+memLogEntries && n.soleVoter() {
+		if err := n.storage.Compact(applied); err != nil && !errors.Is(err, raft.ErrCompacted) {
+			n.log.Warn("raft memory log compaction failed", zap.Error(err))
+		}
+		n.memTrunc.Store(applied)
+	}
 	if applied < n.lastTrunc.Load()+n.cfg.SnapshotCount {
 		return
 	}
@@ -869,7 +890,7 @@ func (n *Node) maybeTruncate() {
 	if to <= n.truncIndex {
 		return
 	}
-	term, err := n.storage.Term(to)
+	term, err := n.logTerm(to)
 	if err != nil {
 		n.log.Warn("raft log truncation skipped", zap.Uint64("index", to), zap.Error(err))
 		return
@@ -893,6 +914,25 @@ func (n *Node) maybeTruncate() {
 		n.log.Warn("raft memory log compaction failed", zap.Error(err))
 	}
 	n.truncIndex = to
+}
+
+// logTerm is the term of entry i: from the in-memory log, or from the
+// on-disk log when the in-memory one no longer has it (a sole voter's).
+func (n *Node) logTerm(i uint64) (uint64, error) {
+	term, err := n.storage.Term(i)
+	if !errors.Is(err, raft.ErrCompacted) {
+		return term, err
+	}
+	v, closer, err := n.db.Get(logKey(nil, i))
+	if err != nil {
+		return 0, fmt.Errorf("raftlog: entry %d: %w", i, err)
+	}
+	defer closer.Close()
+	var e raftpb.Entry
+	if err := e.Unmarshal(v); err != nil {
+		return 0, fmt.Errorf("raftlog: corrupt log entry %d: %w", i, err)
+	}
+	return e.Term, nil
 }
 
 func boolGauge(b bool) float64 {

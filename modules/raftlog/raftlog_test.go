@@ -460,3 +460,66 @@ func TestProposalsTimeOut(t *testing.T) {
 		t.Fatalf("count %d", got)
 	}
 }
+
+// TestSoleVoterDropsAppliedEntriesFromMemory: a sole voter keeps at most
+// about memLogEntries applied entries in raft's in-memory log, while the
+// on-disk log keeps its retention window; the on-disk truncation, whose
+// point is then no longer in memory, still happens (the term read from
+// disk), and a restart replays nothing twice.
+func TestSoleVoterDropsAppliedEntriesFromMemory(t *testing.T) {
+	dir := t.TempDir()
+	cfg := Config{SnapshotCount: 3 * memLogEntries, CatchUpEntries: memLogEntries / 2}
+	n, db, _ := open(t, dir, cfg)
+	proposed := uint64(0)
+	for ; proposed < 2*memLogEntries; proposed++ {
+		propose(t, n, "m")
+	}
+	// The raft loop compacts after the apply that crosses the threshold:
+	// each proposal gives it a turn.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		first, _ := n.storage.FirstIndex()
+		if applied := n.Status().AppliedIndex; first > applied-memLogEntries {
+			p, err := load(db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.truncIndex != 0 || len(p.entries) == 0 || p.entries[0].Index != 1 {
+				t.Fatalf("on-disk log changed by the in-memory compaction: truncated at %d, %d entries", p.truncIndex, len(p.entries))
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("in-memory log still starts at %d with %d applied", first, n.Status().AppliedIndex)
+		}
+		propose(t, n, "m")
+		proposed++
+	}
+	// Past snapshot-count: the on-disk log is truncated at applied −
+	// catch-up, an index the in-memory log dropped long ago.
+	for ; proposed < 4*memLogEntries; proposed++ {
+		propose(t, n, "m")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		p, err := load(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.truncIndex > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("on-disk log never truncated")
+		}
+		propose(t, n, "m")
+		proposed++
+	}
+	n.Stop()
+	db.Close()
+	n, db, _ = open(t, dir, cfg)
+	defer db.Close()
+	defer n.Stop()
+	if got := propose(t, n, "m"); got != proposed+1 {
+		t.Fatalf("count %d after restart, want %d", got, proposed+1)
+	}
+}
