@@ -19,7 +19,10 @@
 //
 // The log is truncated behind the applied index: every SnapshotCount applied
 // entries, entries older than applied-CatchUpEntries are deleted with one
-// pebble range deletion, so start time does not grow with history.
+// pebble range deletion, so start time does not grow with history. A sole
+// voter also drops applied entries from raft's in-memory log every
+// memLogEntries: no follower will ask for them, and with large values the
+// retention window would otherwise sit in memory.
 //
 // Membership is shaped for more than one member (IDs, ConfState, a Transport
 // seam for messages) but only single-member clusters run today: with one
