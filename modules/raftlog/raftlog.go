@@ -339,6 +339,14 @@ func New(db *pebble.DB, cfg Config, app Applier) (*Node, error) {
 		vs = append([]uint64(nil), cfg.Peers...)
 	}
 	n.voters.Store(&vs)
+	if !fresh && applied > n.truncIndex && n.soleVoter() {
+		// As maybeTruncate does: the loaded log's applied entries are
+		// not kept in memory by a sole voter.
+		if err := n.storage.Compact(applied); err != nil && !errors.Is(err, raft.ErrCompacted) {
+			return nil, fmt.Errorf("raftlog: compact the loaded log: %w", err)
+		}
+		n.memTrunc.Store(applied)
+	}
 	n.bootCommit = p.hardState.Commit
 	last := p.truncIndex
 	if len(p.entries) > 0 {

@@ -465,7 +465,8 @@ func TestProposalsTimeOut(t *testing.T) {
 // about memLogEntries applied entries in raft's in-memory log, while the
 // on-disk log keeps its retention window; the on-disk truncation, whose
 // point is then no longer in memory, still happens (the term read from
-// disk), and a restart replays nothing twice.
+// disk), and a restart loads no applied entry into memory and replays
+// nothing twice.
 func TestSoleVoterDropsAppliedEntriesFromMemory(t *testing.T) {
 	dir := t.TempDir()
 	cfg := Config{SnapshotCount: 3 * memLogEntries, CatchUpEntries: memLogEntries / 2}
@@ -519,6 +520,10 @@ func TestSoleVoterDropsAppliedEntriesFromMemory(t *testing.T) {
 	n, db, _ = open(t, dir, cfg)
 	defer db.Close()
 	defer n.Stop()
+	// Nor does a restart load the applied entries into memory.
+	if first, _ := n.storage.FirstIndex(); first <= n.Status().AppliedIndex-memLogEntries {
+		t.Fatalf("after a restart the in-memory log starts at %d with %d applied", first, n.Status().AppliedIndex)
+	}
 	if got := propose(t, n, "m"); got != proposed+1 {
 		t.Fatalf("count %d after restart, want %d", got, proposed+1)
 	}
