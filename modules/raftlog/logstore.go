@@ -35,7 +35,7 @@ type persisted struct {
 	truncTerm  uint64
 	clusterID  uint64
 	memberID   uint64
-	entries    []raftpb.Entry // every log entry after truncIndex
+	entries    []raftpb.Entry // every log entry after truncIndex (a sole voter's before applied: index only)
 }
 
 func (p *persisted) empty() bool { return raft.IsEmptyHardState(p.hardState) && len(p.entries) == 0 }
@@ -54,7 +54,11 @@ func get(db *pebble.DB, key []byte) ([]byte, bool, error) {
 }
 
 // load reads the raft state and log of a member from db.
-func load(db *pebble.DB) (*persisted, error) {
+func load(db *pebble.DB) (*persisted, error) { return loadLog(db, false) }
+
+// loadLog is load; with forStart, a sole voter's entries before the applied
+// one are not read, only counted (New drops them from memory).
+func loadLog(db *pebble.DB, forStart bool) (*persisted, error) {
 	p := &persisted{}
 	if v, ok, err := get(db, keyHardState); err != nil {
 		return nil, err
@@ -100,8 +104,21 @@ func load(db *pebble.DB) (*persisted, error) {
 		return nil, err
 	}
 	defer iter.Close()
+	sole := forStart && len(p.confState.Voters) == 1 && p.confState.Voters[0] == p.memberID
 	next := p.truncIndex + 1
 	for iter.First(); iter.Valid(); iter.Next() {
+		k := iter.Key()
+		if len(k) != 9 {
+			return nil, fmt.Errorf("raftlog: corrupt log key %x", k)
+		}
+		if index := binary.BigEndian.Uint64(k[1:]); index != next {
+			return nil, fmt.Errorf("raftlog: log gap: want entry %d, found %d", next, index)
+		}
+		if sole && next < p.applied {
+			p.entries = append(p.entries, raftpb.Entry{Index: next})
+			next++
+			continue
+		}
 		var e raftpb.Entry
 		v, err := iter.ValueAndErr() // a large entry's value is in a blob file
 		if err != nil {
@@ -111,7 +128,7 @@ func load(db *pebble.DB) (*persisted, error) {
 			return nil, fmt.Errorf("raftlog: corrupt log entry: %w", err)
 		}
 		if e.Index != next {
-			return nil, fmt.Errorf("raftlog: log gap: want entry %d, found %d", next, e.Index)
+			return nil, fmt.Errorf("raftlog: log entry %d holds entry %d", next, e.Index)
 		}
 		next++
 		p.entries = append(p.entries, e)

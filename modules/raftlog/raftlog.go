@@ -233,7 +233,7 @@ func New(db *pebble.DB, cfg Config, app Applier) (*Node, error) {
 	if err := cfg.ensureDefaults(); err != nil {
 		return nil, err
 	}
-	p, err := load(db)
+	p, err := loadLog(db, true)
 	if err != nil {
 		return nil, err
 	}
@@ -300,6 +300,16 @@ func New(db *pebble.DB, cfg Config, app Applier) (*Node, error) {
 	}
 	n.applied.Store(applied)
 	n.lastTrunc.Store(applied)
+	if last, _ := n.storage.LastIndex(); !fresh && applied > n.truncIndex && applied <= last &&
+		len(p.confState.Voters) == 1 && p.confState.Voters[0] == n.memberID {
+		// As maybeTruncate does, before raft sees the log: a sole voter
+		// keeps no applied entry in memory (load read only the indexes of
+		// those before the applied one).
+		if err := n.storage.Compact(applied); err != nil {
+			return nil, fmt.Errorf("raftlog: compact the loaded log: %w", err)
+		}
+		n.memTrunc.Store(applied)
+	}
 	// MemoryStorage only knows the ConfState of a snapshot it was given; an
 	// untruncated log has none, so hand raft the persisted one directly.
 	var st raft.Storage = n.storage
@@ -339,14 +349,6 @@ func New(db *pebble.DB, cfg Config, app Applier) (*Node, error) {
 		vs = append([]uint64(nil), cfg.Peers...)
 	}
 	n.voters.Store(&vs)
-	if !fresh && applied > n.truncIndex && n.soleVoter() {
-		// As maybeTruncate does: the loaded log's applied entries are
-		// not kept in memory by a sole voter.
-		if err := n.storage.Compact(applied); err != nil && !errors.Is(err, raft.ErrCompacted) {
-			return nil, fmt.Errorf("raftlog: compact the loaded log: %w", err)
-		}
-		n.memTrunc.Store(applied)
-	}
 	n.bootCommit = p.hardState.Commit
 	last := p.truncIndex
 	if len(p.entries) > 0 {
