@@ -21,8 +21,9 @@
 // entries, entries older than applied-CatchUpEntries are deleted with one
 // pebble range deletion, so start time does not grow with history. A sole
 // voter also drops applied entries from raft's in-memory log every
-// memLogEntries: no follower will ask for them, and with large values the
-// retention window would otherwise sit in memory.
+// memLogEntries (and at start reads only their indexes): no follower will
+// ask for them, and with large values the retention window would otherwise
+// sit in memory.
 //
 // Membership is shaped for more than one member (IDs, ConfState, a Transport
 // seam for messages) but only single-member clusters run today: with one
