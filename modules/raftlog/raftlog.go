@@ -301,11 +301,13 @@ func New(db *pebble.DB, cfg Config, app Applier) (*Node, error) {
 	}
 	n.applied.Store(applied)
 	n.lastTrunc.Store(applied)
-	if last, _ := n.storage.LastIndex(); !fresh && applied > n.truncIndex && applied <= last &&
-		len(p.confState.Voters) == 1 && p.confState.Voters[0] == n.memberID {
+	if !fresh && applied > n.truncIndex && len(p.confState.Voters) == 1 && p.confState.Voters[0] == n.memberID {
 		// As maybeTruncate does, before raft sees the log: a sole voter
 		// keeps no applied entry in memory (load read only the indexes of
 		// those before the applied one).
+		if last, _ := n.storage.LastIndex(); applied > last {
+			return nil, fmt.Errorf("raftlog: applied index %d is past the log's last entry %d", applied, last)
+		}
 		if err := n.storage.Compact(applied); err != nil {
 			return nil, fmt.Errorf("raftlog: compact the loaded log: %w", err)
 		}
