@@ -104,7 +104,7 @@ func loadLog(db *pebble.DB, forStart bool) (*persisted, error) {
 		return nil, err
 	}
 	defer iter.Close()
-	sole := forStart && len(p.confState.Voters) == 1 && p.confState.Voters[0] == p.memberID
+	sole := forStart && soleVoter(p.confState.Voters, p.memberID)
 	next := p.truncIndex + 1
 	for iter.First(); iter.Valid(); iter.Next() {
 		k := iter.Key()

@@ -301,17 +301,12 @@ func New(db *pebble.DB, cfg Config, app Applier) (*Node, error) {
 	}
 	n.applied.Store(applied)
 	n.lastTrunc.Store(applied)
-	if !fresh && applied > n.truncIndex && len(p.confState.Voters) == 1 && p.confState.Voters[0] == n.memberID {
-		// As maybeTruncate does, before raft sees the log: a sole voter
-		// keeps no applied entry in memory (load read only the indexes of
-		// those before the applied one).
-		if last, _ := n.storage.LastIndex(); applied > last {
-			return nil, fmt.Errorf("raftlog: applied index %d is past the log's last entry %d", applied, last)
+	if !fresh && applied > n.truncIndex && soleVoter(p.confState.Voters, n.memberID) {
+		// As maybeTruncate does, before raft sees the log (load read only
+		// the indexes of the entries before the applied one).
+		if err := n.dropApplied(applied); err != nil {
+			return nil, err
 		}
-		if err := n.storage.Compact(applied); err != nil {
-			return nil, fmt.Errorf("raftlog: compact the loaded log: %w", err)
-		}
-		n.memTrunc.Store(applied)
 	}
 	// MemoryStorage only knows the ConfState of a snapshot it was given; an
 	// untruncated log has none, so hand raft the persisted one directly.
@@ -375,8 +370,7 @@ func (n *Node) MemberID() uint64 { return n.memberID }
 func (n *Node) Start(ctx context.Context) error {
 	n.done.Add(1)
 	go n.runApply()
-	vs := *n.voters.Load()
-	if len(vs) == 1 && vs[0] == n.memberID {
+	if n.isSoleVoter() {
 		// Handle the bootstrap Ready first so the campaign sees a persisted log.
 		for n.rn.HasReady() {
 			n.handleReady()
@@ -513,8 +507,7 @@ func (n *Node) ReadIndex(ctx context.Context) error {
 }
 
 func (n *Node) soleVoterLeader() bool {
-	vs := *n.voters.Load()
-	return len(vs) == 1 && vs[0] == n.memberID && n.leader.Load() == n.memberID
+	return n.isSoleVoter() && n.leader.Load() == n.memberID
 }
 
 // WaitApplied returns once the applied index is at least index.
@@ -864,7 +857,7 @@ func (n *Node) apply(jobs []applyJob) {
 	// Wake the raft loop only when a truncation is due: a wake per apply
 	// round would put the raft loop ahead of the proposers just woken on
 	// this P's run queue (runtime's runnext), delaying every reply.
-	if last >= n.lastTrunc.Load()+n.cfg.SnapshotCount || last >= n.memTrunc.Load()+memLogEntries && n.soleVoter() {
+	if last >= n.lastTrunc.Load()+n.cfg.SnapshotCount || last >= n.memTrunc.Load()+memLogEntries && n.isSoleVoter() {
 		select {
 		case n.appliedc <- struct{}{}:
 		default:
@@ -876,10 +869,23 @@ func (n *Node) apply(jobs []applyJob) {
 // most before it drops them from its in-memory log.
 const memLogEntries = 256
 
-// soleVoter reports whether this member is the cluster's only voter.
-func (n *Node) soleVoter() bool {
-	vs := *n.voters.Load()
-	return len(vs) == 1 && vs[0] == n.memberID
+// soleVoter reports whether id is the only one of voters.
+func soleVoter(voters []uint64, id uint64) bool { return len(voters) == 1 && voters[0] == id }
+
+// isSoleVoter reports whether this member is the cluster's only voter.
+func (n *Node) isSoleVoter() bool { return soleVoter(*n.voters.Load(), n.memberID) }
+
+// dropApplied drops the entries up to applied from raft's in-memory log (a
+// sole voter's; the on-disk log keeps them).
+func (n *Node) dropApplied(applied uint64) error {
+	if last, _ := n.storage.LastIndex(); applied > last {
+		return fmt.Errorf("raftlog: applied index %d is past the log's last entry %d", applied, last)
+	}
+	if err := n.storage.Compact(applied); err != nil && !errors.Is(err, raft.ErrCompacted) {
+		return fmt.Errorf("raftlog: compact the in-memory log: %w", err)
+	}
+	n.memTrunc.Store(applied)
+	return nil
 }
 
 // maybeTruncate deletes log entries far enough behind the applied index. A
@@ -889,11 +895,10 @@ func (n *Node) soleVoter() bool {
 // to hundreds of megabytes. The on-disk log keeps them as before.
 func (n *Node) maybeTruncate() {
 	applied := n.applied.Load()
-	if applied >= n.memTrunc.Load()+memLogEntries && n.soleVoter() {
-		if err := n.storage.Compact(applied); err != nil && !errors.Is(err, raft.ErrCompacted) {
+	if applied >= n.memTrunc.Load()+memLogEntries && n.isSoleVoter() {
+		if err := n.dropApplied(applied); err != nil {
 			n.log.Warn("raft memory log compaction failed", zap.Error(err))
 		}
-		n.memTrunc.Store(applied)
 	}
 	if applied < n.lastTrunc.Load()+n.cfg.SnapshotCount {
 		return

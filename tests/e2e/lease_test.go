@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -620,19 +618,5 @@ func TestLeaseWatch(t *testing.T) {
 // /metrics.
 func committedProposals(t *testing.T, s *server) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_, _, body, err := httpDo(ctx, "GET", s.clientURL+"/metrics", "", nil)
-	if err != nil {
-		t.Fatalf("[%s] metrics: %v", s, err)
-	}
-	m := regexp.MustCompile(`(?m)^etcd_server_proposals_committed_total (\S+)`).FindSubmatch(body)
-	if m == nil {
-		t.Fatalf("[%s] no etcd_server_proposals_committed_total in /metrics", s)
-	}
-	v, err := strconv.ParseFloat(string(m[1]), 64)
-	if err != nil {
-		t.Fatalf("[%s] etcd_server_proposals_committed_total %q: %v", s, m[1], err)
-	}
-	return int64(v)
+	return int64(metricValue(t, s, "etcd_server_proposals_committed_total"))
 }

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -496,4 +498,24 @@ func (s *server) etcdctl(stdin string, args ...string) (stdout, stderr string, c
 		s.t.Fatalf("%s: etcdctl %v timed out", s, args)
 	}
 	return o.String(), e.String(), code
+}
+
+// metricValue reads an unlabelled metric from the server's /metrics.
+func metricValue(t *testing.T, s *server, name string) float64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
+	defer cancel()
+	_, _, body, err := httpDo(ctx, "GET", s.clientURL+"/metrics", "", nil)
+	if err != nil {
+		t.Fatalf("[%s] /metrics: %v", s, err)
+	}
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("[%s] no %s in /metrics", s, name)
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatalf("[%s] %s: %v", s, name, err)
+	}
+	return v
 }

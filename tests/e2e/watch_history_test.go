@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -189,24 +188,4 @@ func procStatus(t *testing.T, pid int) map[string]int64 {
 		t.Fatalf("/proc/%d/status has no VmRSS or VmHWM", pid)
 	}
 	return out
-}
-
-// metricValue reads an unlabelled metric from the server's /metrics.
-func metricValue(t *testing.T, s *server, name string) float64 {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), stepTimeout)
-	defer cancel()
-	_, _, body, err := httpDo(ctx, "GET", s.clientURL+"/metrics", "", nil)
-	if err != nil {
-		t.Fatalf("[%s] /metrics: %v", s, err)
-	}
-	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindSubmatch(body)
-	if m == nil {
-		t.Fatalf("[%s] no %s in /metrics", s, name)
-	}
-	v, err := strconv.ParseFloat(string(m[1]), 64)
-	if err != nil {
-		t.Fatalf("[%s] %s: %v", s, name, err)
-	}
-	return v
 }
