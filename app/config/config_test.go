@@ -570,6 +570,7 @@ func TestUsage(t *testing.T) {
 		"--initial-cluster-token 'etcd-cluster'", "--log-level 'info'", "--log-outputs 'default'",
 		"--auto-compaction-mode 'periodic'", "--warning-unary-request-duration '300ms'",
 		"LeaseCheckpoint=true|false (ALPHA - default=true)",
+		"--snapshot-catchup-entries '5000'\n    Number of entries for a slow follower to catch up after compacting the raft storage entries.\n    (" + soleVoterLogNote + ")",
 	} {
 		if !strings.Contains(u, s) {
 			t.Errorf("usage lacks %q", s)

@@ -98,6 +98,16 @@ var helpDefaults = map[string]string{
 	"feature-gates":                  "",
 }
 
+// soleVoterLogNote says how a single-member cluster truncates its raft log.
+const soleVoterLogNote = "Cairn: a single-member cluster truncates its log behind every 256 applied entries or 4 MiB of them instead, keeping no catch-up entries: no follower would read them."
+
+// cairnNotes are what Cairn does differently with a flag it acts on.
+var cairnNotes = map[string]string{
+	"snapshot-count":                        soleVoterLogNote,
+	"snapshot-catchup-entries":              soleVoterLogNote,
+	"experimental-snapshot-catchup-entries": soleVoterLogNote,
+}
+
 // Usage returns the help text: UsageLine followed by FlagsUsage.
 func Usage() string { return usageLine + FlagsUsage() }
 
@@ -125,6 +135,9 @@ func FlagsUsage() string {
 			}
 			if acceptedOnly[name] {
 				b.WriteString("    (Accepted for compatibility with etcd; Cairn does not act on it yet.)\n")
+			}
+			if note, ok := cairnNotes[name]; ok {
+				b.WriteString("    (" + note + ")\n")
 			}
 		}
 	}

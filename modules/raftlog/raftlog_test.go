@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -60,6 +61,17 @@ func openWith(t *testing.T, dir string, cfg Config, raftReads bool) (*Node, *peb
 		t.Fatal(err)
 	}
 	return n, db, app
+}
+
+// openKeepLog opens a started node that never truncates its log.
+func openKeepLog(t *testing.T, dir string) (*Node, *pebble.DB) {
+	t.Helper()
+	n, db, _ := newNode(t, dir, Config{})
+	n.keepLog = true
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return n, db
 }
 
 // newNode opens the database in dir and a node on it, not started.
@@ -326,10 +338,11 @@ func readBurst(t *testing.T, n *Node, reads int) float64 {
 
 func TestLogTruncation(t *testing.T) {
 	dir := t.TempDir()
-	const catchUp = 5
-	n, db, _ := open(t, dir, Config{SnapshotCount: 20, CatchUpEntries: catchUp})
+	// A sole voter ignores the catch-up window: nothing would read it.
+	cfg := Config{SnapshotCount: 20, CatchUpEntries: 2 * memLogEntries}
+	n, db, _ := open(t, dir, cfg)
 	proposed := uint64(0)
-	for ; proposed < 100; proposed++ {
+	for ; proposed < memLogEntries; proposed++ {
 		propose(t, n, "t")
 	}
 	// Truncation runs on the raft loop after apply; each proposal gives it a turn.
@@ -339,11 +352,13 @@ func TestLogTruncation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.truncIndex > 50 {
+		if p.truncIndex > 0 {
 			applied := n.Status().AppliedIndex
-			// The retention window stays: at least catchUp applied entries.
-			if p.truncIndex > applied-catchUp {
-				t.Fatalf("truncated to %d with applied %d: fewer than %d entries kept", p.truncIndex, applied, catchUp)
+			if p.truncIndex+memLogEntries < applied {
+				t.Fatalf("truncated to %d with applied %d: more than %d applied entries kept", p.truncIndex, applied, memLogEntries)
+			}
+			if first, _ := n.storage.FirstIndex(); first != p.truncIndex+1 {
+				t.Fatalf("in-memory log starts at %d, on-disk log truncated to %d", first, p.truncIndex)
 			}
 			// Nothing at or below the truncation point is left on disk.
 			iter, err := db.NewIter(&pebble.IterOptions{
@@ -366,12 +381,76 @@ func TestLogTruncation(t *testing.T) {
 	}
 	n.Stop()
 	db.Close()
-	n, db, _ = open(t, dir, Config{SnapshotCount: 20, CatchUpEntries: catchUp})
+	// A restart loads only the indexes of the applied entries still on disk,
+	// and drops them from memory before raft sees the log: checked before
+	// Start, whose first apply could truncate them too.
+	n, db, _ = newNode(t, dir, cfg)
 	defer db.Close()
 	defer n.Stop()
+	if first, _ := n.storage.FirstIndex(); first != n.applied.Load()+1 {
+		t.Fatalf("after a restart the in-memory log starts at %d with %d applied", first, n.applied.Load())
+	}
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	// Every proposal applied exactly once across the truncated restart.
 	if got := propose(t, n, "t"); got != proposed+1 {
 		t.Fatalf("count %d after restart from a truncated log, want %d", got, proposed+1)
+	}
+}
+
+// TestSoleVoterTruncatesLargeEntriesSooner: with large entries the byte bound
+// truncates long before memLogEntries, so the entries are deleted in the
+// memtable that holds them.
+func TestSoleVoterTruncatesLargeEntriesSooner(t *testing.T) {
+	n, db, _ := open(t, t.TempDir(), Config{})
+	defer db.Close()
+	defer n.Stop()
+	big := strings.Repeat("v", 512<<10)
+	const max = 3 * soleVoterTruncBytes / (512 << 10)
+	for i := 0; i < max; i++ {
+		propose(t, n, big)
+		p, err := load(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.truncIndex > 0 {
+			return
+		}
+	}
+	t.Fatalf("log not truncated after %d entries of 512 KiB", max)
+}
+
+// TestTruncPoint checks both truncation rules, including the one of a member
+// with peers, which a single-member cluster cannot run end to end.
+func TestTruncPoint(t *testing.T) {
+	cfg := Config{SnapshotCount: 100, CatchUpEntries: 30}
+	for _, tc := range []struct {
+		name      string
+		voters    []uint64
+		memTrunc  uint64
+		lastTrunc uint64
+		applied   uint64
+		untrunc   int64
+		to        uint64
+		due       bool
+	}{
+		{name: "sole, few entries", voters: []uint64{1}, memTrunc: 10, applied: 10 + memLogEntries - 1, untrunc: 1000},
+		{name: "sole, memLogEntries", voters: []uint64{1}, memTrunc: 10, applied: 10 + memLogEntries, to: 10 + memLogEntries, due: true},
+		{name: "sole, bytes", voters: []uint64{1}, memTrunc: 10, applied: 12, untrunc: soleVoterTruncBytes, to: 12, due: true},
+		{name: "peers, before snapshot count", voters: []uint64{1, 2, 3}, lastTrunc: 50, applied: 149, untrunc: 1 << 30},
+		{name: "peers, snapshot count", voters: []uint64{1, 2, 3}, lastTrunc: 50, applied: 150, to: 120, due: true},
+		{name: "peers, inside the catch-up window", voters: []uint64{1, 2}, applied: 100, to: 70, due: true},
+		{name: "peers, log shorter than the window", voters: []uint64{1, 2}, lastTrunc: 0, applied: 30, due: false},
+	} {
+		n := &Node{cfg: cfg, memberID: 1}
+		n.voters.Store(&tc.voters)
+		n.memTrunc.Store(tc.memTrunc)
+		n.lastTrunc.Store(tc.lastTrunc)
+		to, due := n.truncPoint(tc.applied, tc.untrunc)
+		if to != tc.to || due != tc.due {
+			t.Errorf("%s: truncPoint = %d, %v; want %d, %v", tc.name, to, due, tc.to, tc.due)
+		}
 	}
 }
 
@@ -392,7 +471,8 @@ func TestStopFailsWaiters(t *testing.T) {
 func TestStopUnderLoadLosesNoCommittedEntry(t *testing.T) {
 	for round := 0; round < 5; round++ {
 		dir := t.TempDir()
-		n, db, _ := open(t, dir, Config{})
+		// The log is kept whole so that its committed entries can be counted.
+		n, db := openKeepLog(t, dir)
 		var wg sync.WaitGroup
 		stop := make(chan struct{})
 		for w := 0; w < 16; w++ {
@@ -422,7 +502,7 @@ func TestStopUnderLoadLosesNoCommittedEntry(t *testing.T) {
 		wg.Wait()
 		db.Close()
 
-		n, db, _ = open(t, dir, Config{})
+		n, db = openKeepLog(t, dir)
 		p, err := load(db)
 		if err != nil {
 			t.Fatal(err)
@@ -474,68 +554,3 @@ func TestProposalsTimeOut(t *testing.T) {
 // point is then no longer in memory, still happens (the term read from
 // disk), and a restart loads no applied entry into memory and replays
 // nothing twice.
-func TestSoleVoterDropsAppliedEntriesFromMemory(t *testing.T) {
-	dir := t.TempDir()
-	cfg := Config{SnapshotCount: 3 * memLogEntries, CatchUpEntries: memLogEntries / 2}
-	n, db, _ := open(t, dir, cfg)
-	proposed := uint64(0)
-	for ; proposed < 2*memLogEntries; proposed++ {
-		propose(t, n, "m")
-	}
-	// The raft loop compacts after the apply that crosses the threshold:
-	// each proposal gives it a turn.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		first, _ := n.storage.FirstIndex()
-		if applied := n.Status().AppliedIndex; first > applied-memLogEntries {
-			p, err := load(db)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if p.truncIndex != 0 || len(p.entries) == 0 || p.entries[0].Index != 1 {
-				t.Fatalf("on-disk log changed by the in-memory compaction: truncated at %d, %d entries", p.truncIndex, len(p.entries))
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("in-memory log still starts at %d with %d applied", first, n.Status().AppliedIndex)
-		}
-		propose(t, n, "m")
-		proposed++
-	}
-	// Past snapshot-count: the on-disk log is truncated at applied −
-	// catch-up, an index the in-memory log dropped long ago.
-	for ; proposed < 4*memLogEntries; proposed++ {
-		propose(t, n, "m")
-	}
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		p, err := load(db)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p.truncIndex > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("on-disk log never truncated")
-		}
-		propose(t, n, "m")
-		proposed++
-	}
-	n.Stop()
-	db.Close()
-	// Nor does a restart load the applied entries into memory: checked
-	// before Start, whose first apply would drop them too.
-	n, db, _ = newNode(t, dir, cfg)
-	defer db.Close()
-	defer n.Stop()
-	if first, _ := n.storage.FirstIndex(); first != n.applied.Load()+1 {
-		t.Fatalf("after a restart the in-memory log starts at %d with %d applied", first, n.applied.Load())
-	}
-	if err := n.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if got := propose(t, n, "m"); got != proposed+1 {
-		t.Fatalf("count %d after restart, want %d", got, proposed+1)
-	}
-}

@@ -27,15 +27,11 @@ import (
 // and its Go runtime memory (what Cairn's code held, not the block cache)
 // stays under 3/4 of the history — cairn only.
 //
-// Two settings keep what is measured to what the watch path holds:
-//   - --snapshot-count=10 --snapshot-catchup-entries=10: the on-disk raft
-//     log keeps snapshot-count + catch-up entries (15,000 by default, as
-//     etcd's), which etcd also holds in memory; cairn, a sole voter, no
-//     longer does, but the small window keeps the raft log out of what is
-//     measured here either way.
-//   - GOGC=100: cairn sets GOGC=400 unless GOGC is set (app/gc.go), which lets
-//     garbage reach four times the live heap; Go's default makes the heap's
-//     peak follow what is held.
+// GOGC=100 keeps what is measured to what the watch path holds: cairn sets
+// GOGC=400 unless GOGC is set (app/gc.go), which lets garbage reach four
+// times the live heap; Go's default makes the heap's peak follow what is
+// held. (The raft log is not in the way: a sole voter truncates it behind
+// every 256 applied entries or 4 MiB, on disk and in memory.)
 //
 // Measured (2 CPUs): the restarted process starts at ~50 MiB; the catch-up
 // raises its peak to 170-195 MiB (pebble's 96 MiB block cache fills with the
@@ -55,9 +51,7 @@ func TestWatchHistoryFromDisk(t *testing.T) {
 		// default): reading the history may fill it, and it stays bounded.
 		blockCache = 96 << 20
 	)
-	f := newFixture(t, cairnOnly(),
-		withFlags("--snapshot-count=10", "--snapshot-catchup-entries=10"),
-		withEnv("GOGC=100"))
+	f := newFixture(t, cairnOnly(), withEnv("GOGC=100"))
 	s := f.servers[0]
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
