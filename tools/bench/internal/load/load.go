@@ -256,8 +256,13 @@ func phase(ctx context.Context, cfg Config, clis []*clientv3.Client, w Workload,
 		wg      sync.WaitGroup
 	)
 	// Requests in flight when the limit strikes get cfg.Grace to finish.
-	hctx, cancel := context.WithTimeout(ctx, limit+cfg.Grace)
+	// A cancellation, not a deadline: a deadline would travel with every
+	// request (gRPC's grpc-timeout header, and a timer on each side), which
+	// etcd's benchmark tool does not send either.
+	hctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	graceTimer := time.AfterFunc(limit+cfg.Grace, cancel)
+	defer graceTimer.Stop()
 	start := time.Now()
 	timer := time.AfterFunc(limit, func() { stopped.Store(true) })
 	defer timer.Stop()

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -158,6 +159,44 @@ func TestRunTimeLimit(t *testing.T) {
 	}
 	if !r.StoppedByTimeLimit || r.Issued >= 1_000_000 || r.Succeeded == 0 || r.Errors != 0 {
 		t.Errorf("time-limited run: issued %d, succeeded %d, errors %d, stopped %v", r.Issued, r.Succeeded, r.Errors, r.StoppedByTimeLimit)
+	}
+}
+
+// hang is a workload whose requests wait for their context to end; it
+// records whether they carried a deadline.
+type hang struct{ deadline atomic.Bool }
+
+func (h *hang) Name() string                                    { return "hang" }
+func (h *hang) Classes() []string                               { return nil }
+func (h *hang) Setup(context.Context, []*clientv3.Client) error { return nil }
+func (h *hang) Do(ctx context.Context, _ *clientv3.Client, _ *Worker, _ int) (int, error) {
+	if _, ok := ctx.Deadline(); ok {
+		h.deadline.Store(true)
+	}
+	<-ctx.Done()
+	return 0, ctx.Err()
+}
+
+// TestRunGrace: requests still in flight at the time limit are cancelled
+// once the grace is over and counted as errors; and a request's context has
+// no deadline, which gRPC would send to the server with every request.
+func TestRunGrace(t *testing.T) {
+	cfg := fakeConfig(100, 0, 100*time.Millisecond)
+	cfg.Grace = 200 * time.Millisecond
+	h := &hang{}
+	start := time.Now()
+	r, err := RunOn(context.Background(), cfg, make([]*clientv3.Client, 1), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if el := time.Since(start); el < 300*time.Millisecond || el > 5*time.Second {
+		t.Errorf("took %v with a 100ms limit and a 200ms grace", el)
+	}
+	if r.Errors != cfg.Clients || r.Succeeded != 0 || !r.StoppedByTimeLimit {
+		t.Errorf("hung requests: %d errors, %d succeeded, stopped %v; want %d errors", r.Errors, r.Succeeded, r.StoppedByTimeLimit, cfg.Clients)
+	}
+	if h.deadline.Load() {
+		t.Error("a request's context carried a deadline")
 	}
 }
 
