@@ -1,7 +1,10 @@
 package config
 
 import (
+	"fmt"
 	"strings"
+
+	"github.com/cairnkv/cairn/modules/raftlog"
 )
 
 // usageLine is what etcd prints to stderr with -h and after a flag error (its usageline), with
@@ -99,7 +102,8 @@ var helpDefaults = map[string]string{
 }
 
 // soleVoterLogNote says how a single-member cluster truncates its raft log.
-const soleVoterLogNote = "Cairn: a single-member cluster truncates its log behind every 256 applied entries or 4 MiB of them instead, keeping no catch-up entries: no follower would read them."
+var soleVoterLogNote = fmt.Sprintf("Cairn: a single-member cluster truncates its log behind every %d applied entries or %d MiB of them instead, keeping no catch-up entries: no follower would read them.",
+	raftlog.SoleVoterTruncEntries, raftlog.SoleVoterTruncBytes>>20)
 
 // cairnNotes are what Cairn does differently with a flag it acts on.
 var cairnNotes = map[string]string{

@@ -21,13 +21,13 @@
 // deletion, so start time does not grow with history. A member with peers
 // keeps a window for slow followers, as etcd does: every SnapshotCount applied
 // entries, it deletes the entries older than applied-CatchUpEntries. A sole
-// voter has no follower to keep entries for: every memLogEntries applied
-// entries, or soleVoterTruncBytes of them, it deletes every applied entry, on
-// disk and in raft's in-memory log (and at start it reads only the indexes of
-// the applied entries still on disk). That range deletion usually lands in
-// the memtable that holds the entries, so pebble's flush drops them: the log
-// costs one WAL write, not a flush and compactions too (with 64 KiB values it
-// halved the bytes written to blob files).
+// voter has no follower to keep entries for: every SoleVoterTruncEntries
+// applied entries, or SoleVoterTruncBytes of them, it deletes every applied
+// entry, on disk and in raft's in-memory log (and at start it reads only the
+// indexes of the applied entries still on disk). The range deletion usually
+// lands in the memtable that holds the entries, so pebble's flush drops them:
+// the log costs one WAL write, not a flush and compactions too (with 64 KiB
+// values it halved the bytes written to blob files).
 //
 // Membership is shaped for more than one member (IDs, ConfState, a Transport
 // seam for messages) but only single-member clusters run today: with one
@@ -308,6 +308,7 @@ func New(db *pebble.DB, cfg Config, app Applier) (*Node, error) {
 	}
 	n.applied.Store(applied)
 	n.lastTrunc.Store(applied)
+	n.memTrunc.Store(n.truncIndex)
 	if !fresh && applied > n.truncIndex && soleVoter(p.confState.Voters, n.memberID) {
 		// As maybeTruncate does, before raft sees the log (load read only
 		// the indexes of the entries before the applied one).
@@ -877,14 +878,15 @@ func (n *Node) apply(jobs []applyJob) {
 	}
 }
 
-// A sole voter truncates its log (on disk and in memory) once memLogEntries
-// entries, or soleVoterTruncBytes of entry data, were applied since the last
-// truncation: often enough that most entries are deleted in the memtable that
-// holds them (32 MiB by default), seldom enough that the memtable does not
-// fill with range deletions, which every read must step over.
+// A sole voter truncates its log (on disk and in memory) once
+// SoleVoterTruncEntries entries, or SoleVoterTruncBytes of entry data, were
+// applied since the last truncation: often enough that most entries are
+// deleted in the memtable that holds them (32 MiB by default), seldom enough
+// that the memtable does not fill with range deletions, which every read must
+// step over.
 const (
-	memLogEntries       = 256
-	soleVoterTruncBytes = 4 << 20
+	SoleVoterTruncEntries = 256
+	SoleVoterTruncBytes   = 4 << 20
 )
 
 // soleVoter reports whether id is the only one of voters.
@@ -893,8 +895,9 @@ func soleVoter(voters []uint64, id uint64) bool { return len(voters) == 1 && vot
 // isSoleVoter reports whether this member is the cluster's only voter.
 func (n *Node) isSoleVoter() bool { return soleVoter(*n.voters.Load(), n.memberID) }
 
-// dropApplied drops the entries up to applied from raft's in-memory log (a
-// sole voter's; the on-disk log keeps them).
+// dropApplied drops the entries up to applied from raft's in-memory log: a
+// sole voter's at start, before raft sees the log (the on-disk log keeps
+// them until the next truncation).
 func (n *Node) dropApplied(applied uint64) error {
 	if last, _ := n.storage.LastIndex(); applied > last {
 		return fmt.Errorf("raftlog: applied index %d is past the log's last entry %d", applied, last)
@@ -910,7 +913,8 @@ func (n *Node) dropApplied(applied uint64) error {
 // on disk and in raft's in-memory log.
 func (n *Node) maybeTruncate() {
 	applied := n.applied.Load()
-	to, due := n.truncPoint(applied, n.untrunc.Load())
+	untrunc := n.untrunc.Load()
+	to, due := n.truncPoint(applied, untrunc)
 	if !due {
 		return
 	}
@@ -925,7 +929,10 @@ func (n *Node) maybeTruncate() {
 	}
 	b := n.db.NewBatch()
 	defer b.Close()
-	err = b.DeleteRange(logKey(nil, 0), logKey(nil, to+1), nil)
+	// From truncIndex+1, not 0: every range deletion of a memtable then
+	// covers its own entries, and pebble fragments them in linear time for
+	// the next read (nested ones would cost quadratic time, every 256 entries).
+	err = b.DeleteRange(logKey(nil, n.truncIndex+1), logKey(nil, to+1), nil)
 	if err == nil {
 		err = putUint64s(b, keyTruncated, to, term)
 	}
@@ -942,8 +949,9 @@ func (n *Node) maybeTruncate() {
 		n.log.Warn("raft memory log compaction failed", zap.Error(err))
 	}
 	n.truncIndex = to
-	n.memTrunc.Store(to)
-	n.untrunc.Store(0)
+	n.memTrunc.Store(max(n.memTrunc.Load(), to))
+	// Not Store(0): the apply loop may have added bytes since the Load.
+	n.untrunc.Add(-untrunc)
 }
 
 // truncPoint reports whether a log truncation is due with applied entries
@@ -955,7 +963,7 @@ func (n *Node) truncPoint(applied uint64, untrunc int64) (to uint64, due bool) {
 		return 0, false
 	}
 	if n.isSoleVoter() {
-		if applied < n.memTrunc.Load()+memLogEntries && untrunc < soleVoterTruncBytes {
+		if applied < n.memTrunc.Load()+SoleVoterTruncEntries && untrunc < SoleVoterTruncBytes {
 			return 0, false
 		}
 		return applied, true

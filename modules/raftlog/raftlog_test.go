@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -339,10 +340,10 @@ func readBurst(t *testing.T, n *Node, reads int) float64 {
 func TestLogTruncation(t *testing.T) {
 	dir := t.TempDir()
 	// A sole voter ignores the catch-up window: nothing would read it.
-	cfg := Config{SnapshotCount: 20, CatchUpEntries: 2 * memLogEntries}
+	cfg := Config{SnapshotCount: 20, CatchUpEntries: 2 * SoleVoterTruncEntries}
 	n, db, _ := open(t, dir, cfg)
 	proposed := uint64(0)
-	for ; proposed < memLogEntries; proposed++ {
+	for ; proposed < SoleVoterTruncEntries; proposed++ {
 		propose(t, n, "t")
 	}
 	// Truncation runs on the raft loop after apply; each proposal gives it a turn.
@@ -354,8 +355,14 @@ func TestLogTruncation(t *testing.T) {
 		}
 		if p.truncIndex > 0 {
 			applied := n.Status().AppliedIndex
-			if p.truncIndex+memLogEntries < applied {
-				t.Fatalf("truncated to %d with applied %d: more than %d applied entries kept", p.truncIndex, applied, memLogEntries)
+			if p.truncIndex+SoleVoterTruncEntries < applied {
+				t.Fatalf("truncated to %d with applied %d: more than %d applied entries kept", p.truncIndex, applied, SoleVoterTruncEntries)
+			}
+			// Stopped, so that no truncation is half done: the in-memory log
+			// is compacted right after the on-disk one.
+			n.Stop()
+			if p, err = load(db); err != nil {
+				t.Fatal(err)
 			}
 			if first, _ := n.storage.FirstIndex(); first != p.truncIndex+1 {
 				t.Fatalf("in-memory log starts at %d, on-disk log truncated to %d", first, p.truncIndex)
@@ -379,7 +386,6 @@ func TestLogTruncation(t *testing.T) {
 		propose(t, n, "t")
 		proposed++
 	}
-	n.Stop()
 	db.Close()
 	// A restart loads only the indexes of the applied entries still on disk,
 	// and drops them from memory before raft sees the log: checked before
@@ -400,14 +406,14 @@ func TestLogTruncation(t *testing.T) {
 }
 
 // TestSoleVoterTruncatesLargeEntriesSooner: with large entries the byte bound
-// truncates long before memLogEntries, so the entries are deleted in the
+// truncates long before SoleVoterTruncEntries, so the entries are deleted in the
 // memtable that holds them.
 func TestSoleVoterTruncatesLargeEntriesSooner(t *testing.T) {
 	n, db, _ := open(t, t.TempDir(), Config{})
 	defer db.Close()
 	defer n.Stop()
 	big := strings.Repeat("v", 512<<10)
-	const max = 3 * soleVoterTruncBytes / (512 << 10)
+	const max = 3 * SoleVoterTruncBytes / (512 << 10)
 	for i := 0; i < max; i++ {
 		propose(t, n, big)
 		p, err := load(db)
@@ -419,6 +425,45 @@ func TestSoleVoterTruncatesLargeEntriesSooner(t *testing.T) {
 		}
 	}
 	t.Fatalf("log not truncated after %d entries of 512 KiB", max)
+}
+
+// TestSoleVoterTruncationBytesReset: once large entries triggered a
+// truncation, small ones do not trigger one each (the byte count starts
+// again from what was truncated).
+func TestSoleVoterTruncationBytesReset(t *testing.T) {
+	n, db, _ := open(t, t.TempDir(), Config{})
+	defer db.Close()
+	defer n.Stop()
+	big := strings.Repeat("v", SoleVoterTruncBytes/4)
+	for range 4 {
+		propose(t, n, big)
+	}
+	last := n.Status().AppliedIndex
+	// The truncation runs on the raft loop after the apply: wait for it.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		p, err := load(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.truncIndex == last {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log truncated to %d, want %d after 4 MiB of entries", p.truncIndex, last)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	for range 20 {
+		propose(t, n, "small")
+	}
+	n.Stop()
+	p, err := load(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.truncIndex != last {
+		t.Fatalf("20 small entries after a truncation moved it from %d to %d", last, p.truncIndex)
+	}
 }
 
 // TestTruncPoint checks both truncation rules, including the one of a member
@@ -435,9 +480,9 @@ func TestTruncPoint(t *testing.T) {
 		to        uint64
 		due       bool
 	}{
-		{name: "sole, few entries", voters: []uint64{1}, memTrunc: 10, applied: 10 + memLogEntries - 1, untrunc: 1000},
-		{name: "sole, memLogEntries", voters: []uint64{1}, memTrunc: 10, applied: 10 + memLogEntries, to: 10 + memLogEntries, due: true},
-		{name: "sole, bytes", voters: []uint64{1}, memTrunc: 10, applied: 12, untrunc: soleVoterTruncBytes, to: 12, due: true},
+		{name: "sole, few entries", voters: []uint64{1}, memTrunc: 10, applied: 10 + SoleVoterTruncEntries - 1, untrunc: 1000},
+		{name: "sole, SoleVoterTruncEntries", voters: []uint64{1}, memTrunc: 10, applied: 10 + SoleVoterTruncEntries, to: 10 + SoleVoterTruncEntries, due: true},
+		{name: "sole, bytes", voters: []uint64{1}, memTrunc: 10, applied: 12, untrunc: SoleVoterTruncBytes, to: 12, due: true},
 		{name: "peers, before snapshot count", voters: []uint64{1, 2, 3}, lastTrunc: 50, applied: 149, untrunc: 1 << 30},
 		{name: "peers, snapshot count", voters: []uint64{1, 2, 3}, lastTrunc: 50, applied: 150, to: 120, due: true},
 		{name: "peers, inside the catch-up window", voters: []uint64{1, 2}, applied: 100, to: 70, due: true},
@@ -468,6 +513,61 @@ func TestStopFailsWaiters(t *testing.T) {
 
 // Entries committed while Stop runs are either applied before the stop or
 // applied on restart: never skipped (the apply hand-off must not drop them).
+// TestStopUnderLoadTruncatingLosesNoAcknowledgedEntry: the same with the
+// log truncated as it goes (every 256 entries): after the restart each
+// writer's count is at least what was acknowledged to it and at most what it
+// proposed.
+func TestStopUnderLoadTruncatingLosesNoAcknowledgedEntry(t *testing.T) {
+	for round := 0; round < 3; round++ {
+		dir := t.TempDir()
+		n, db, _ := open(t, dir, Config{})
+		const writers = 16
+		var acked, tried [writers]atomic.Int64
+		var wg sync.WaitGroup
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					id := n.NextID()
+					data := append(binary.BigEndian.AppendUint64(nil, id), fmt.Sprintf("w%d", w)...)
+					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+					tried[w].Add(1)
+					_, err := n.Propose(ctx, id, data)
+					cancel()
+					if err != nil {
+						return
+					}
+					acked[w].Add(1)
+				}
+			}()
+		}
+		// Stop once a few truncations happened; the check does not depend on timing.
+		for deadline := time.Now().Add(10 * time.Second); n.Status().AppliedIndex < uint64(3*SoleVoterTruncEntries+round*SoleVoterTruncEntries/3); {
+			if time.Now().After(deadline) {
+				t.Fatal("load did not reach three truncations")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		n.Stop()
+		wg.Wait()
+		db.Close()
+
+		n, db, _ = open(t, dir, Config{})
+		for w := range writers {
+			got := int64(readCount(t, db, fmt.Sprintf("w%d", w)))
+			if got < acked[w].Load() || got > tried[w].Load() {
+				t.Errorf("round %d, writer %d: %d applied after restart, %d acknowledged, %d proposed", round, w, got, acked[w].Load(), tried[w].Load())
+			}
+		}
+		if p, err := load(db); err != nil || p.truncIndex == 0 {
+			t.Errorf("round %d: log not truncated (%v)", round, err)
+		}
+		n.Stop()
+		db.Close()
+	}
+}
+
 func TestStopUnderLoadLosesNoCommittedEntry(t *testing.T) {
 	for round := 0; round < 5; round++ {
 		dir := t.TempDir()
@@ -547,10 +647,3 @@ func TestProposalsTimeOut(t *testing.T) {
 		t.Fatalf("count %d", got)
 	}
 }
-
-// TestSoleVoterDropsAppliedEntriesFromMemory: a sole voter keeps at most
-// about memLogEntries applied entries in raft's in-memory log, while the
-// on-disk log keeps its retention window; the on-disk truncation, whose
-// point is then no longer in memory, still happens (the term read from
-// disk), and a restart loads no applied entry into memory and replays
-// nothing twice.

@@ -124,9 +124,12 @@ func Open(cfg Config) (*pebble.DB, error) {
 	// reference, so pebble's 2 MiB L0 target (doubling per level) cut
 	// compactions of large values into files of a few dozen keys, and created
 	// and opened a file per four 64 KiB puts (10% of put-large's CPU in
-	// openat). 16 MiB at L0, doubling up to pebble's 128 MiB for L6: put-large
-	// +12-28% throughput and -13-25% server CPU, small values unchanged
-	// (docs/benchmarks.md).
+	// openat). 16 MiB for L0, 32 MiB for Lbase, doubling per level below it up
+	// to 128 MiB (TargetFileSizes counts from Lbase, not L1): put-large +12-28%
+	// throughput and -13-25% server CPU; small values, the 1M-key load, its
+	// resident memory and count_only unchanged (docs/benchmarks.md). Flushes
+	// split at twice L0's target (pebble's FlushSplitBytes default), so a
+	// 32 MiB memtable now flushes to one L0 file instead of several.
 	for i := range opts.TargetFileSizes {
 		opts.TargetFileSizes[i] = min(int64(16<<20)<<i, 128<<20)
 	}
