@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
@@ -78,7 +80,13 @@ func openKeepLog(t *testing.T, dir string) (*Node, *pebble.DB) {
 // newNode opens the database in dir and a node on it, not started.
 func newNode(t *testing.T, dir string, cfg Config) (*Node, *pebble.DB, *counter) {
 	t.Helper()
-	db, err := storage.Open(storage.Config{Dir: dir, CacheBytes: 8 << 20, MemTableBytes: 4 << 20})
+	return newNodeFS(t, nil, dir, cfg)
+}
+
+// newNodeFS is newNode in filesystem fs (nil: the operating system's).
+func newNodeFS(t *testing.T, fs vfs.FS, dir string, cfg Config) (*Node, *pebble.DB, *counter) {
+	t.Helper()
+	db, err := storage.Open(storage.Config{Dir: dir, CacheBytes: 8 << 20, MemTableBytes: 4 << 20, FS: fs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -511,8 +519,32 @@ func TestStopFailsWaiters(t *testing.T) {
 	}
 }
 
-// Entries committed while Stop runs are either applied before the stop or
-// applied on restart: never skipped (the apply hand-off must not drop them).
+// startWriters starts writers goroutines that propose until a proposal
+// fails, each incrementing key "w<i>": tried[i] counts its proposals, acked[i]
+// those applied.
+func startWriters(n *Node, writers int) (acked, tried []atomic.Int64, wg *sync.WaitGroup) {
+	acked, tried, wg = make([]atomic.Int64, writers), make([]atomic.Int64, writers), &sync.WaitGroup{}
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				id := n.NextID()
+				data := append(binary.BigEndian.AppendUint64(nil, id), fmt.Sprintf("w%d", w)...)
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				tried[w].Add(1)
+				_, err := n.Propose(ctx, id, data)
+				cancel()
+				if err != nil {
+					return
+				}
+				acked[w].Add(1)
+			}
+		}()
+	}
+	return acked, tried, wg
+}
+
 // TestStopUnderLoadTruncatingLosesNoAcknowledgedEntry: the same with the
 // log truncated as it goes (every 256 entries): after the restart each
 // writer's count is at least what was acknowledged to it and at most what it
@@ -522,26 +554,7 @@ func TestStopUnderLoadTruncatingLosesNoAcknowledgedEntry(t *testing.T) {
 		dir := t.TempDir()
 		n, db, _ := open(t, dir, Config{})
 		const writers = 16
-		var acked, tried [writers]atomic.Int64
-		var wg sync.WaitGroup
-		for w := range writers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					id := n.NextID()
-					data := append(binary.BigEndian.AppendUint64(nil, id), fmt.Sprintf("w%d", w)...)
-					ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-					tried[w].Add(1)
-					_, err := n.Propose(ctx, id, data)
-					cancel()
-					if err != nil {
-						return
-					}
-					acked[w].Add(1)
-				}
-			}()
-		}
+		acked, tried, wg := startWriters(n, writers)
 		// Stop once a few truncations happened; the check does not depend on timing.
 		for deadline := time.Now().Add(10 * time.Second); n.Status().AppliedIndex < uint64(3*SoleVoterTruncEntries+round*SoleVoterTruncEntries/3); {
 			if time.Now().After(deadline) {
@@ -568,6 +581,68 @@ func TestStopUnderLoadTruncatingLosesNoAcknowledgedEntry(t *testing.T) {
 	}
 }
 
+// TestCrashLosesNoAcknowledgedEntry: writers propose while the log is
+// truncated as it goes; at moments of the load, the filesystem is cloned as
+// a crash would leave it (pebble's crashable MemFS: everything synced, and a
+// random part of what was not), and a node started on the clone must have
+// applied every entry acknowledged before the crash, and no more than were
+// proposed.
+func TestCrashLosesNoAcknowledgedEntry(t *testing.T) {
+	fs := vfs.NewCrashableMem()
+	n, db, _ := newNodeFS(t, fs, "/db", Config{})
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 8
+	acked, tried, wg := startWriters(n, writers)
+	defer func() {
+		n.Stop()
+		wg.Wait()
+		db.Close()
+	}()
+	rng := rand.New(rand.NewPCG(7, 11))
+	truncated := false
+	for crash := range 40 {
+		// Crash at random points, with truncations in between.
+		want := n.Status().AppliedIndex + 1 + uint64(rng.IntN(SoleVoterTruncEntries))
+		for deadline := time.Now().Add(10 * time.Second); n.Status().AppliedIndex < want; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("crash %d: applied index stuck at %d", crash, n.Status().AppliedIndex)
+			}
+		}
+		var ack [writers]int64
+		for w := range writers {
+			ack[w] = acked[w].Load()
+		}
+		clone := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: rng.IntN(101), RNG: rng})
+		var try [writers]int64
+		for w := range writers {
+			try[w] = tried[w].Load()
+		}
+		cn, cdb, _ := newNodeFS(t, clone, "/db", Config{})
+		if err := cn.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for w := range writers {
+			if got := int64(readCount(t, cdb, fmt.Sprintf("w%d", w))); got < ack[w] || got > try[w] {
+				t.Errorf("crash %d, writer %d: %d applied after the crash, %d acknowledged before it, %d proposed", crash, w, got, ack[w], try[w])
+			}
+		}
+		p, err := load(cdb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		truncated = truncated || p.truncIndex > 0
+		cn.Stop()
+		cdb.Close()
+	}
+	if !truncated {
+		t.Error("no crash happened after a log truncation")
+	}
+}
+
+// Entries committed while Stop runs are either applied before the stop or
+// applied on restart: never skipped (the apply hand-off must not drop them).
 func TestStopUnderLoadLosesNoCommittedEntry(t *testing.T) {
 	for round := 0; round < 5; round++ {
 		dir := t.TempDir()

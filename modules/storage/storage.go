@@ -69,6 +69,10 @@ type Config struct {
 	// Logger receives pebble's log lines: its routine flush and compaction
 	// notes at debug level, errors as errors. nil discards them.
 	Logger *zap.Logger
+	// FS is the filesystem the database lives in. nil: the operating
+	// system's. Tests pass pebble's crashable in-memory one, to see what a
+	// crash keeps.
+	FS vfs.FS
 }
 
 // Open opens (or creates) the database at cfg.Dir.
@@ -85,10 +89,13 @@ func Open(cfg Config) (*pebble.DB, error) {
 	if cfg.MemTableBytes == 0 {
 		cfg.MemTableBytes = 32 << 20
 	}
+	if cfg.FS == nil {
+		cfg.FS = vfs.Default
+	}
 	cache := pebble.NewCache(cfg.CacheBytes)
 	defer cache.Unref()
 	opts := &pebble.Options{
-		FS:                    walFS{vfs.Default},
+		FS:                    walFS{cfg.FS},
 		Cache:                 cache,
 		FormatMajorVersion:    pebble.FormatNewest,
 		MemTableSize:          cfg.MemTableBytes,
