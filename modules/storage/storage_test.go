@@ -3,6 +3,8 @@ package storage
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -104,5 +106,42 @@ func TestLargeValuesSeparated(t *testing.T) {
 			t.Errorf("%s: read %d bytes, want the %d written", key, len(v), len(want))
 		}
 		closer.Close()
+	}
+}
+
+// TestLargeValueTablesNotTiny: pebble sizes compaction outputs counting the
+// blob values their keys reference, so with its default targets (2 MiB at
+// L0, doubling per level) a full compaction of 16 MiB of live 64 KiB values
+// makes 4 sstables here, and put-large's compactions into L0 and Lbase made
+// files of a few dozen keys; Open's targets (16 MiB and up) keep it to one
+// or two.
+func TestLargeValueTablesNotTiny(t *testing.T) {
+	db, err := Open(Config{Dir: t.TempDir(), CacheBytes: 1 << 20, MemTableBytes: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	val := bytes.Repeat([]byte("v"), 64<<10)
+	const keys = 256 // 16 MiB live, written 3 times over in overlapping flushes
+	for pass := range 3 {
+		for i := range keys {
+			k := (i*97 + pass*31) % keys // a different order each pass
+			if err := db.Set(fmt.Appendf(nil, "k%04d", k), val, pebble.NoSync); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Compact(context.Background(), []byte("k"), []byte("l"), false); err != nil {
+		t.Fatal(err)
+	}
+	var tables int64
+	for _, l := range db.Metrics().Levels {
+		tables += l.TablesCount
+	}
+	if tables > 2 {
+		t.Errorf("%d sstables hold %d keys of 64 KiB values after a full compaction, want at most 2", tables, keys)
 	}
 }
