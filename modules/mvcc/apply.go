@@ -190,7 +190,9 @@ func (t *wtxn) end() {
 // The new version's value goes to the live keyspace only; its history entry
 // is a stub. The previous version (read here anyway, for create_revision and
 // version) stops being current, so its stub is rewritten as a full record —
-// the suffix of its live value — in the same batch.
+// the suffix of its live value — in the same batch. A large value (see
+// Config.indirectBytes) goes to its full history entry at once instead, with
+// an indirect live record, so that nothing is copied when it is replaced.
 func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 	a := t.a
 	key := r.Key
@@ -208,6 +210,13 @@ func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 		defer closer.Close()
 		if old, oldHist, err = decodeLiveRecord(v); err != nil {
 			return nil, err
+		}
+		if old.indirect && (r.IgnoreValue || r.PrevKv) {
+			vcloser, err := loadValue(t.b, key, &old)
+			if err != nil {
+				return nil, err
+			}
+			defer vcloser.Close()
 		}
 	}
 	if (r.IgnoreValue || r.IgnoreLease) && !found {
@@ -234,16 +243,25 @@ func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 		value = alloc.bytes(value) // the event outlives the batch read
 	}
 
-	// Encode the new live record before the first Set: value may alias v.
-	a.vbuf = appendLiveRecord(a.vbuf[:0], rev, t.changes, create, version, lease, value)
-	// The new stub, then the old version's entry just after it in key
-	// order: the memtable inserts the batch in this order, and an insert
-	// right after the previous one reuses its skiplist splice.
+	// Encode the new records before the first Set: value may alias v.
+	indirect := len(value) >= t.s.cfg.indirectBytes
+	hist := histStub
+	if indirect {
+		a.vbuf = appendIndirectLiveRecord(a.vbuf[:0], rev, t.changes, create, version, lease)
+		a.fbuf = appendRecord(a.fbuf[:0], create, version, lease, value)
+		hist = a.fbuf
+	} else {
+		a.vbuf = appendLiveRecord(a.vbuf[:0], rev, t.changes, create, version, lease, value)
+	}
+	// The new stub (or full record), then the old version's entry just
+	// after it in key order: the memtable inserts the batch in this order,
+	// and an insert right after the previous one reuses its skiplist splice.
+	// An indirect old version's entry is its full record already.
 	a.hbuf = appendHistKey(a.hbuf[:0], key, rev, t.changes)
-	if err := t.b.Set(a.hbuf, histStub, nil); err != nil {
+	if err := t.b.Set(a.hbuf, hist, nil); err != nil {
 		return nil, err
 	}
-	if found {
+	if found && !old.indirect {
 		a.hbuf = appendHistKey(a.hbuf[:0], key, old.mod, old.sub)
 		if err := t.b.Set(a.hbuf, oldHist, nil); err != nil {
 			return nil, err
@@ -339,7 +357,8 @@ func (t *wtxn) deleteRange(r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, e
 
 // del writes the deletion of a live key (owned by the caller: events keep
 // it) whose current version is old (its value owned by the caller too): a
-// tombstone, and old's stub becomes its full record.
+// tombstone, and old's stub becomes its full record (an indirect old
+// version's entry is its full record already).
 func (t *wtxn) del(key []byte, old *record) error {
 	a := t.a
 	rev := t.beginRev + 1
@@ -349,10 +368,12 @@ func (t *wtxn) del(key []byte, old *record) error {
 	if err := t.b.Set(a.hbuf, nil, nil); err != nil { // empty: tombstone
 		return err
 	}
-	a.hbuf = appendHistKey(a.hbuf[:0], key, old.mod, old.sub)
-	a.vbuf = appendRecord(a.vbuf[:0], old.create, old.version, old.lease, old.value)
-	if err := t.b.Set(a.hbuf, a.vbuf, nil); err != nil {
-		return err
+	if !old.indirect {
+		a.hbuf = appendHistKey(a.hbuf[:0], key, old.mod, old.sub)
+		a.vbuf = appendRecord(a.vbuf[:0], old.create, old.version, old.lease, old.value)
+		if err := t.b.Set(a.hbuf, a.vbuf, nil); err != nil {
+			return err
+		}
 	}
 	a.kbuf = appendLiveKey(a.kbuf[:0], key)
 	if err := t.b.Delete(a.kbuf, nil); err != nil {

@@ -25,7 +25,8 @@ import (
 //     that are below C; entries at C stay, for watchers that start at C.
 //   - The last step writes C as the finished compaction.
 //
-// A stub (the current version of a live key) is never removed: it is its
+// A stub (the current version of a live key), or the full entry of an
+// indirect current version (a large value), is never removed: it is its
 // key's latest entry, so it is either above C or the latest version at or
 // below C.
 //

@@ -5,6 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/cairnkv/cairn/modules/storage"
 )
@@ -40,8 +43,13 @@ var (
 
 // formatVersion is the version of the layout described in the package doc.
 // 1 (never recorded) kept every value in the history keyspace too; 2 keeps
-// the current version's value in the live keyspace only.
-const formatVersion = 2
+// the current version's value in the live keyspace only; 3 adds indirect
+// live records (large values). A version 2 store has none, so New reads it
+// and records 3 before any write; a binary that reads 2 only refuses 3.
+const (
+	formatVersion       = 3
+	formatVersionDirect = 2
+)
 
 // Escaping of user keys inside history keys: 0x00 becomes 0x00 0xFF and the
 // key ends with 0x00 0x01, which sorts below any escaped continuation, so the
@@ -179,6 +187,9 @@ type record struct {
 	mod, create, version, lease int64
 	sub                         uint32
 	value                       []byte
+	// indirect: a live record whose value is in its version's history
+	// entry (a large value), not loaded by decodeLiveRecord.
+	indirect bool
 }
 
 // histStub is the history value of the current version of a live key: its
@@ -207,6 +218,19 @@ func appendLiveRecord(dst []byte, mod int64, sub uint32, create, version, lease 
 	dst = binary.AppendUvarint(dst, uint64(mod))
 	dst = binary.AppendUvarint(dst, uint64(sub))
 	return appendRecord(dst, create, version, lease, value)
+}
+
+// liveIndirect starts an indirect live record: a large value's (see
+// Config.IndirectValueBytes) metadata only, the value in the version's full
+// history entry, written with it. A direct live record starts with uvarint
+// mod >= 1, whose first byte is never 0x00.
+const liveIndirect = 0x00
+
+// appendIndirectLiveRecord appends an indirect live value: 0x00, uvarint mod,
+// uvarint sub, uvarint create, uvarint version, uvarint lease.
+func appendIndirectLiveRecord(dst []byte, mod int64, sub uint32, create, version, lease int64) []byte {
+	dst = append(dst, liveIndirect)
+	return appendLiveRecord(dst, mod, sub, create, version, lease, nil)
 }
 
 func uvarint(b []byte) (int64, []byte, error) {
@@ -239,8 +263,13 @@ func decodeRecord(b []byte, mod int64) (record, error) {
 }
 
 // decodeLiveRecord decodes a live value. hist is its suffix that is the
-// version's full history record.
+// version's full history record; nil for an indirect record, whose value is
+// not loaded (see loadValue).
 func decodeLiveRecord(b []byte) (r record, hist []byte, err error) {
+	indirect := len(b) > 0 && b[0] == liveIndirect
+	if indirect {
+		b = b[1:]
+	}
 	mod, rest, err := uvarint(b)
 	if err != nil {
 		return record{}, nil, err
@@ -251,7 +280,46 @@ func decodeLiveRecord(b []byte) (r record, hist []byte, err error) {
 	}
 	r, err = decodeRecord(rest, mod)
 	r.sub = uint32(sub)
+	if indirect {
+		if len(r.value) != 0 {
+			return record{}, nil, errCorrupt
+		}
+		r.value, r.indirect = nil, true
+		return r, nil, err
+	}
 	return r, rest, err
+}
+
+// liveMod is the mod revision of a live value.
+func liveMod(b []byte) (int64, error) {
+	if len(b) > 0 && b[0] == liveIndirect {
+		b = b[1:]
+	}
+	mod, _, err := uvarint(b)
+	return mod, err
+}
+
+// loadValue reads the value of r, an indirect live record of key, from its
+// history entry in rd; the value is valid until the returned closer closes.
+// A direct record is left as it is (nil closer).
+func loadValue(rd reader, key []byte, r *record) (io.Closer, error) {
+	if !r.indirect {
+		return nil, nil
+	}
+	hv, closer, err := rd.Get(appendHistKey(nil, key, r.mod, r.sub))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, fmt.Errorf("%w: indirect live record %q@%d.%d without its history entry", errCorrupt, key, r.mod, r.sub)
+	}
+	if err != nil {
+		return nil, err
+	}
+	h, err := decodeRecord(hv, r.mod)
+	if err != nil {
+		_ = closer.Close()
+		return nil, err
+	}
+	r.value = h.value
+	return closer, nil
 }
 
 func putInt64(v int64) []byte {

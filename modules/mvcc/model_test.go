@@ -342,10 +342,11 @@ func (m *model) txn(r *pb.TxnRequest) (*pb.TxnResponse, error) {
 // expectedHistory is the physical history after compaction to m.compactRev:
 // every version above it, and the latest at or below it unless that is a
 // tombstone below it. The current version of a live key is a stub (its
-// record is in the live keyspace); every other version is a full record.
-// detail: with the content of each record, as harness.physical prints it,
-// followed by the live keyspace.
-func (m *model) expectedHistory(detail bool) []string {
+// record is in the live keyspace) unless its value has indirectBytes or more
+// (then the live record is indirect and the history entry full); every other
+// version is a full record. detail: with the content of each record, as
+// harness.physical prints it, followed by the live keyspace.
+func (m *model) expectedHistory(detail bool, indirectBytes int) []string {
 	var out, live []string
 	for _, k := range slices.Sorted(maps.Keys(m.hist)) {
 		vs := m.hist[k]
@@ -369,6 +370,13 @@ func (m *model) expectedHistory(detail bool) []string {
 			switch {
 			case v.tomb:
 				s += " del"
+			case i == len(vs)-1 && len(v.value) >= indirectBytes:
+				if detail {
+					s += fmtMver(v)
+				}
+				nv := v
+				nv.value = ""
+				live = append(live, fmt.Sprintf("live %s@%d.%d%s indirect", printable([]byte(k)), v.rev, v.sub, fmtMver(nv)))
 			case i == len(vs)-1:
 				s += " stub"
 				live = append(live, fmt.Sprintf("live %s@%d.%d%s", printable([]byte(k)), v.rev, v.sub, fmtMver(v)))
@@ -421,8 +429,12 @@ func (h *harness) physical() []string {
 		if err != nil {
 			return "live " + printable(k[1:]) + " " + err.Error()
 		}
-		return fmt.Sprintf("live %s@%d.%d%s", printable(k[1:]), r.mod, r.sub,
+		s := fmt.Sprintf("live %s@%d.%d%s", printable(k[1:]), r.mod, r.sub,
 			fmtMver(mver{create: r.create, version: r.version, lease: r.lease, value: string(r.value)}))
+		if r.indirect {
+			s += " indirect"
+		}
+		return s
 	})
 	return out
 }
@@ -592,7 +604,9 @@ func TestModelOverwrites(t *testing.T) {
 func testModel(t *testing.T, seed uint64, steps int, mc modelConfig) {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	g := &gen{Rand: r, keys: mc.keys}
-	h := newHarnessCfg(t, Config{compactStep: 1 + r.IntN(5)})
+	// Values are "v<n>": a threshold of 3 or 4 bytes writes some indirectly
+	// and some not, 1 all of them, 0 (the default) none.
+	h := newHarnessCfg(t, Config{compactStep: 1 + r.IntN(5), indirectBytes: pick(r, []int{0, 1, 3, 4})})
 	h.leases[1], h.leases[3] = true, true
 	m := newModel()
 	var n int
@@ -720,7 +734,7 @@ func testModel(t *testing.T, seed uint64, steps int, mc modelConfig) {
 				fail("events from %d\n got %v\nwant %v", from, got, want)
 			}
 			waitCompacted(h, m.compactRev)
-			if got, want := h.physical(), m.expectedHistory(true); !slices.Equal(got, want) {
+			if got, want := h.physical(), m.expectedHistory(true, h.s.cfg.indirectBytes); !slices.Equal(got, want) {
 				fail("physical state\n got %v\nwant %v", got, want)
 			}
 		default:
@@ -730,10 +744,10 @@ func testModel(t *testing.T, seed uint64, steps int, mc modelConfig) {
 
 	// Everything compacted: the physical history is exactly what etcd keeps.
 	waitCompacted(h, m.compactRev)
-	if got, want := h.history(), m.expectedHistory(false); !slices.Equal(got, want) {
+	if got, want := h.history(), m.expectedHistory(false, h.s.cfg.indirectBytes); !slices.Equal(got, want) {
 		t.Errorf("seed %d history\n got %v\nwant %v", seed, got, want)
 	}
-	if got, want := h.physical(), m.expectedHistory(true); !slices.Equal(got, want) {
+	if got, want := h.physical(), m.expectedHistory(true, h.s.cfg.indirectBytes); !slices.Equal(got, want) {
 		t.Errorf("seed %d physical state\n got %v\nwant %v", seed, got, want)
 	}
 	for _, e := range h.revs() {

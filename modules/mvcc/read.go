@@ -343,7 +343,7 @@ func (sp *span) open(ctx context.Context, rd reader, reverse bool) (cursor, erro
 		if err != nil {
 			return nil, err
 		}
-		return &liveCursor{ctx: ctx, it: it, reverse: reverse}, nil
+		return &liveCursor{ctx: ctx, it: it, reverse: reverse, rd: rd}, nil
 	default:
 		if sp.end == nil {
 			// The current version answers if it is not newer than rev —
@@ -401,6 +401,8 @@ type liveKeyCursor struct {
 	val    []byte
 	closer io.Closer
 	done   bool
+	rd     reader    // for an indirect record's value
+	vals   io.Closer // holds that value
 }
 
 func openLiveKey(rd reader, key []byte) (cursor, error) {
@@ -411,7 +413,7 @@ func openLiveKey(rd reader, key []byte) (cursor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &liveKeyCursor{k: key, val: v, closer: closer}, nil
+	return &liveKeyCursor{k: key, val: v, closer: closer, rd: rd}, nil
 }
 
 // openLiveKeyAt returns a cursor over key's live record if its version is
@@ -424,12 +426,12 @@ func openLiveKeyAt(rd reader, key []byte, rev int64) (cursor, error) {
 	if err != nil {
 		return nil, err
 	}
-	mod, _, err := uvarint(v)
+	mod, err := liveMod(v)
 	if err != nil || mod > rev {
 		_ = closer.Close()
 		return nil, err
 	}
-	return &liveKeyCursor{k: key, val: v, closer: closer}, nil
+	return &liveKeyCursor{k: key, val: v, closer: closer, rd: rd}, nil
 }
 
 func (c *liveKeyCursor) next() bool {
@@ -442,11 +444,28 @@ func (c *liveKeyCursor) next() bool {
 
 func (c *liveKeyCursor) key() []byte { return c.k }
 func (c *liveKeyCursor) err() error  { return nil }
-func (c *liveKeyCursor) close()      { _ = c.closer.Close() }
+
+func (c *liveKeyCursor) close() {
+	_ = c.closer.Close()
+	closeValue(&c.vals)
+}
 
 func (c *liveKeyCursor) record() (record, error) {
 	r, _, err := decodeLiveRecord(c.val)
+	if err != nil {
+		return r, err
+	}
+	closeValue(&c.vals)
+	c.vals, err = loadValue(c.rd, c.k, &r)
 	return r, err
+}
+
+// closeValue closes what holds an indirect record's value, if anything.
+func closeValue(c *io.Closer) {
+	if *c != nil {
+		_ = (*c).Close()
+		*c = nil
+	}
 }
 
 // ctxCheckEvery is how many keys a scan walks between context checks.
@@ -459,6 +478,8 @@ type liveCursor struct {
 	started bool
 	n       int
 	e       error
+	rd      reader    // for indirect records' values
+	vals    io.Closer // holds the current one
 }
 
 func (c *liveCursor) next() bool {
@@ -493,6 +514,11 @@ func (c *liveCursor) record() (record, error) {
 		return record{}, err
 	}
 	r, _, err := decodeLiveRecord(v)
+	if err != nil {
+		return r, err
+	}
+	closeValue(&c.vals)
+	c.vals, err = loadValue(c.rd, c.key(), &r)
 	return r, err
 }
 
@@ -503,7 +529,10 @@ func (c *liveCursor) err() error {
 	return c.it.Error()
 }
 
-func (c *liveCursor) close() { _ = c.it.Close() }
+func (c *liveCursor) close() {
+	_ = c.it.Close()
+	closeValue(&c.vals)
+}
 
 // histCursor walks the history keyspace at revision rev: for each user key it
 // seeks to (key, rev) — the first entry at or below rev, as entries of a key
@@ -694,6 +723,10 @@ func stubRecord(v, key []byte, rev int64, sub uint32) (record, error) {
 	r, _, err := decodeLiveRecord(v)
 	if err != nil {
 		return record{}, err
+	}
+	if r.indirect {
+		// An indirect record's history entry is its full record, never a stub.
+		return record{}, fmt.Errorf("%w: stub %q@%d.%d but an indirect live record", errCorrupt, key, rev, sub)
 	}
 	if r.mod != rev || r.sub != sub {
 		return record{}, fmt.Errorf("%w: stub %q@%d.%d but live record at %d.%d", errCorrupt, key, rev, sub, r.mod, r.sub)

@@ -3,6 +3,7 @@ package mvcc
 import (
 	"errors"
 	"fmt"
+	"github.com/cairnkv/cairn/modules/storage"
 	"sync"
 	"sync/atomic"
 
@@ -28,6 +29,9 @@ type Config struct {
 	// compactStep is the number of revision-keyspace entries the compactor
 	// handles per batch (0: defaultCompactStep). Tests lower it.
 	compactStep int
+	// indirectBytes is the smallest value written indirectly (0:
+	// storage.SeparateValueBytes; see the package doc). Tests lower it.
+	indirectBytes int
 	// afterCompactStep, if set, is called after each committed compaction
 	// step; returning true stops the compactor as a crash would (tests).
 	afterCompactStep func() bool
@@ -116,13 +120,23 @@ func New(db *pebble.DB, cfg Config) (*Store, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
+	if cfg.indirectBytes <= 0 {
+		cfg.indirectBytes = storage.SeparateValueBytes
+	}
 	if cfg.compactStep <= 0 {
 		cfg.compactStep = defaultCompactStep
 	}
 	s := &Store{db: db, cfg: cfg}
-	rev, compactRev, finished, err := readState(db)
+	rev, compactRev, finished, format, err := readState(db)
 	if err != nil {
 		return nil, err
+	}
+	if format == formatVersionDirect {
+		// Recorded before any write of this binary, which may write indirect
+		// live records that a version 2 binary would misread.
+		if err := db.Set(metaFormatKey, putInt64(formatVersion), pebble.Sync); err != nil {
+			return nil, err
+		}
 	}
 	s.ap.init(rev, compactRev)
 	s.pubMu.Lock()
@@ -139,12 +153,13 @@ func New(db *pebble.DB, cfg Config) (*Store, error) {
 // keyspace: every write txn writes at least one and compaction never removes
 // the entries of the compacted revision or later; 1 when empty, as etcd),
 // the scheduled and the finished compaction revision (-1 when none, as etcd),
-// and refuses a layout other than formatVersion.
-func readState(r pebble.Reader) (rev, compactRev, finished int64, err error) {
-	rev = 1
+// and the recorded layout version (-1 for an empty store), refusing one other
+// than formatVersion and formatVersionDirect.
+func readState(r pebble.Reader) (rev, compactRev, finished, format int64, err error) {
+	rev, format = 1, -1
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: revLow, UpperBound: revHigh})
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	if it.Last() {
 		rev, _, err = decodeRevKey(it.Key())
@@ -153,25 +168,24 @@ func readState(r pebble.Reader) (rev, compactRev, finished int64, err error) {
 		err = cerr
 	}
 	if err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	if compactRev, err = getMeta(r, metaCompactKey); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	if finished, err = getMeta(r, metaFinishedKey); err != nil {
-		return 0, 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	if rev > 1 {
 		// Written by the first write txn; absent in the unreleased format 1.
-		format, err := getMeta(r, metaFormatKey)
-		if err != nil {
-			return 0, 0, 0, err
+		if format, err = getMeta(r, metaFormatKey); err != nil {
+			return 0, 0, 0, 0, err
 		}
-		if format != formatVersion {
-			return 0, 0, 0, fmt.Errorf("%w %d (this version reads %d only)", errFormat, max(format, 1), formatVersion)
+		if format != formatVersion && format != formatVersionDirect {
+			return 0, 0, 0, 0, fmt.Errorf("%w %d (this version reads %d and %d)", errFormat, max(format, 1), formatVersionDirect, formatVersion)
 		}
 	}
-	return rev, compactRev, finished, nil
+	return rev, compactRev, finished, format, nil
 }
 
 // errFormat is returned by New for a database written in another layout.
@@ -238,7 +252,7 @@ type applyState struct {
 	compacted       bool // a Compact was recorded in b
 
 	// Reused buffers (apply is one goroutine).
-	kbuf, vbuf, hbuf, rbuf, obuf, lbuf []byte
+	kbuf, vbuf, hbuf, rbuf, obuf, lbuf, fbuf []byte
 }
 
 func (a *applyState) init(rev, compactRev int64) {

@@ -580,6 +580,24 @@ func TestFormatVersion(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A version 2 store (no indirect records) is read, and recorded as 3
+	// before anything is written, so a version 2 binary refuses it after.
+	db, err := storage.Open(storage.Config{Dir: h.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Set(metaFormatKey, putInt64(formatVersionDirect), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(db, Config{})
+	if err != nil {
+		t.Fatalf("version 2: New: %v", err)
+	}
+	defer s.Close()
+	if got, err := getMeta(db, metaFormatKey); err != nil || got != formatVersion {
+		t.Errorf("version 2 store recorded as %d (%v) after New, want %d", got, err, formatVersion)
+	}
 }
 
 // TestStubs: the current version of a live key is a stub in history (its
@@ -656,5 +674,72 @@ func TestStubs(t *testing.T) {
 	}
 	if _, _, _, err := h.s.Events(context.Background(), 4, 0, 0, nil); !errors.Is(err, errCorrupt) {
 		t.Errorf("events of a dangling stub: %v", err)
+	}
+}
+
+// TestLargeValuesIndirect: a value of storage.SeparateValueBytes or more is
+// written once, into its version's full history entry, with an indirect live
+// record; replacing and deleting it write nothing more for it, and reads
+// (current, past, prev_kv, ignore_value, compares, events) see the value.
+func TestLargeValuesIndirect(t *testing.T) {
+	h := newHarness(t)
+	big := strings.Repeat("L", storage.SeparateValueBytes)
+	small := big[1:]
+	h.put("a", big)   // 2
+	h.put("b", small) // 3
+	if got := h.physical(); !slices.Equal(got, []string{
+		"hist a@2{c=2,v=1,l=0}=" + big, "hist b@3 stub",
+		"live a@2.0{c=2,v=1,l=0}= indirect", "live b@3.0{c=3,v=1,l=0}=" + small,
+	}) {
+		t.Errorf("after puts: %v", got)
+	}
+	if got := h.get("a", 0); got != "a@2{c=2,v=1}="+big {
+		t.Errorf("get a: %.40s", got)
+	}
+	// Replaced with ignore_value and prev_kv: the old entry stays as it is,
+	// the new one gets the (large) value.
+	resp := h.putReq(&pb.PutRequest{Key: []byte("a"), IgnoreValue: true, PrevKv: true}) // 4
+	if resp.PrevKv == nil || string(resp.PrevKv.Value) != big {
+		t.Fatalf("prev_kv of an indirect version: %v", resp.PrevKv)
+	}
+	txn, err := h.txn(&pb.TxnRequest{Compare: []*pb.Compare{{Key: []byte("a"), Target: pb.Compare_VALUE,
+		Result: pb.Compare_EQUAL, TargetUnion: &pb.Compare_Value{Value: []byte(big)}}}})
+	if err != nil || !txn.Succeeded {
+		t.Errorf("value compare on an indirect record: %v, %v", txn, err)
+	}
+	var del *pb.DeleteRangeResponse // 5: a and b, with their values as prev_kv
+	h.batch(func(b *pebble.Batch) {
+		del, err = h.s.DeleteRange(b, &pb.DeleteRangeRequest{Key: []byte("a"), RangeEnd: []byte("b\x00"), PrevKv: true})
+	})
+	if err != nil || len(del.PrevKvs) != 2 || string(del.PrevKvs[0].Value) != big || string(del.PrevKvs[1].Value) != small {
+		t.Fatalf("delete with prev_kv: %v", err)
+	}
+	want := []string{
+		"hist a@5 del", "hist a@4{c=2,v=2,l=0}=" + big, "hist a@2{c=2,v=1,l=0}=" + big,
+		"hist b@5.1 del", "hist b@3{c=3,v=1,l=0}=" + small,
+	}
+	if got := h.physical(); !slices.Equal(got, want) {
+		t.Errorf("after the delete\n got %.300v\nwant %.300v", got, want)
+	}
+	if got := h.get("a", 4); got != "a@4{c=2,v=2}="+big {
+		t.Errorf("a at 4: %.40s", got)
+	}
+	evs, _, _, err := h.s.Events(context.Background(), 2, 0, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != 5 || string(evs[0].Kv.Value) != big || string(evs[2].Kv.Value) != big {
+		t.Errorf("events: %d, first value %.20q", len(evs), evs[0].Kv.Value)
+	}
+	// An indirect record whose history entry is gone is corruption.
+	h.put("c", big) // 6
+	h.batch(func(b *pebble.Batch) {
+		if err := b.Delete(appendHistKey(nil, []byte("c"), 6, 0), nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	h.reopen()
+	if _, err := h.s.Range(context.Background(), &pb.RangeRequest{Key: []byte("c")}); !errors.Is(err, errCorrupt) {
+		t.Errorf("range over an indirect record without its history entry: %v", err)
 	}
 }
