@@ -311,7 +311,9 @@ func (t *wtxn) setRevEntry(kind byte, key []byte) error {
 // deleteRange is etcd's deleteRange within a write txn.
 func (t *wtxn) deleteRange(r *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
 	resp := &pb.DeleteRangeResponse{Header: &pb.ResponseHeader{}}
-	sp := span{key: r.Key, end: mkGteRange(r.RangeEnd), live: true}
+	// Values are needed only for prev_kv and for the full records of direct
+	// versions (their live records hold them; indirect ones are not loaded).
+	sp := span{key: r.Key, end: mkGteRange(r.RangeEnd), live: true, noValues: !r.PrevKv}
 	c, err := sp.open(context.Background(), t.b, false)
 	if err != nil {
 		return nil, err

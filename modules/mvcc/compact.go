@@ -36,10 +36,11 @@ import (
 // without a snapshot shared with apply: apply writes history entries above
 // the current revision (which is at least C), and rewrites the stub of a
 // key's current version as a full record when it replaces or deletes that
-// version. That entry is its key's latest, so it is never older than the
-// version the compactor keeps and never a tombstone: the compactor neither
-// deletes it nor writes anything in the key range it range-deletes (every
-// entry older than the kept version).
+// version (an indirect current version's entry is full already: nothing is
+// written for it). That entry is its key's latest, so it is never older than
+// the version the compactor keeps and never a tombstone: the compactor
+// neither deletes it nor writes anything in the key range it range-deletes
+// (every entry older than the kept version).
 type compactor struct {
 	s    *Store
 	wake chan struct{}

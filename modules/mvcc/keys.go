@@ -221,7 +221,7 @@ func appendLiveRecord(dst []byte, mod int64, sub uint32, create, version, lease 
 }
 
 // liveIndirect starts an indirect live record: a large value's (see
-// Config.IndirectValueBytes) metadata only, the value in the version's full
+// Config.indirectBytes) metadata only, the value in the version's full
 // history entry, written with it. A direct live record starts with uvarint
 // mod >= 1, whose first byte is never 0x00.
 const liveIndirect = 0x00

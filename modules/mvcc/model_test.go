@@ -280,15 +280,25 @@ func (m *model) txn(r *pb.TxnRequest) (*pb.TxnResponse, error) {
 	if ok {
 		ops = r.Success
 	}
+	// The checks run in op order, each against the state before the txn,
+	// except that an ignore_* put whose key an earlier op deleted fails too
+	// (etcd panics there; the kv service's duplicate-key check keeps such a
+	// txn from mvcc): a dry run on a clone of the model.
 	pre := m.clone()
+	dry := &mtxn{m: m.clone()}
 	for _, op := range ops {
 		switch {
+		case op.GetRequestDeleteRange() != nil:
+			dry.del(op.GetRequestDeleteRange())
 		case op.GetRequestPut() != nil:
 			p := op.GetRequestPut()
 			if p.IgnoreValue || p.IgnoreLease {
 				if _, exists := pre.at(string(p.Key), pre.rev); !exists {
 					return nil, rpcerr.ErrKeyNotFound
 				}
+			}
+			if _, err := dry.put(p); err != nil {
+				return nil, err
 			}
 			if p.Lease != 0 && !m.leases[p.Lease] {
 				return nil, rpcerr.ErrLeaseNotFound
@@ -301,16 +311,6 @@ func (m *model) txn(r *pb.TxnRequest) (*pb.TxnResponse, error) {
 			if rr.Revision != 0 && rr.Revision < m.compactRev {
 				return nil, rpcerr.ErrCompacted
 			}
-		}
-	}
-	dry := &mtxn{m: m.clone()}
-	for _, op := range ops {
-		if p := op.GetRequestPut(); p != nil {
-			if _, err := dry.put(p); err != nil {
-				return nil, err
-			}
-		} else if d := op.GetRequestDeleteRange(); d != nil {
-			dry.del(d)
 		}
 	}
 	t := &mtxn{m: m}
@@ -464,7 +464,9 @@ func (g *gen) randRange() (key, end []byte) {
 }
 
 func (g *gen) randPut(n int) *pb.PutRequest {
-	p := &pb.PutRequest{Key: []byte(pick(g.Rand, g.keys)), Value: fmt.Appendf(nil, "v%d", n), PrevKv: g.IntN(2) == 0}
+	// Values of 2 to 12 bytes: with an indirect threshold in that range, a
+	// key's versions go from direct to indirect and back.
+	p := &pb.PutRequest{Key: []byte(pick(g.Rand, g.keys)), Value: fmt.Appendf(nil, "v%d%s", n, strings.Repeat("-", g.IntN(8))), PrevKv: g.IntN(2) == 0}
 	switch g.IntN(10) {
 	case 0:
 		p.IgnoreValue = true
@@ -604,9 +606,9 @@ func TestModelOverwrites(t *testing.T) {
 func testModel(t *testing.T, seed uint64, steps int, mc modelConfig) {
 	r := rand.New(rand.NewPCG(seed, 0x5eed))
 	g := &gen{Rand: r, keys: mc.keys}
-	// Values are "v<n>": a threshold of 3 or 4 bytes writes some indirectly
-	// and some not, 1 all of them, 0 (the default) none.
-	h := newHarnessCfg(t, Config{compactStep: 1 + r.IntN(5), indirectBytes: pick(r, []int{0, 1, 3, 4})})
+	// Values have 2 to 12 bytes (randPut): a threshold of 4 or 7 writes some
+	// indirectly and some not, 1 all of them, 0 (the default) none.
+	h := newHarnessCfg(t, Config{compactStep: 1 + r.IntN(5), indirectBytes: pick(r, []int{0, 1, 4, 7})})
 	h.leases[1], h.leases[3] = true, true
 	m := newModel()
 	var n int

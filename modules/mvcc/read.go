@@ -135,6 +135,7 @@ func execRange(ctx context.Context, rd reader, curRev, compactRev int64, r *pb.R
 		collectMax = int(r.Limit) + 1
 	}
 	withValues := !r.KeysOnly || (order != pb.RangeRequest_NONE && r.SortTarget == pb.RangeRequest_VALUE)
+	sp.noValues = !withValues
 
 	c, err := sp.open(ctx, rd, reverse)
 	if err != nil {
@@ -311,6 +312,9 @@ type span struct {
 	key, end []byte
 	rev      int64
 	live     bool
+	// noValues: the caller reads no record's value, so an indirect live
+	// record's is not loaded (records then have nil values).
+	noValues bool
 }
 
 func (sp *span) empty() bool {
@@ -332,7 +336,7 @@ func (sp *span) open(ctx context.Context, rd reader, reverse bool) (cursor, erro
 	case sp.empty():
 		return emptyCursor{}, nil
 	case sp.end == nil && sp.live:
-		return openLiveKey(rd, sp.key)
+		return openLiveKey(rd, sp.key, sp.noValues)
 	case sp.live:
 		lo := appendLiveKey(nil, sp.key)
 		hi := liveHigh
@@ -343,13 +347,13 @@ func (sp *span) open(ctx context.Context, rd reader, reverse bool) (cursor, erro
 		if err != nil {
 			return nil, err
 		}
-		return &liveCursor{ctx: ctx, it: it, reverse: reverse, rd: rd}, nil
+		return &liveCursor{ctx: ctx, it: it, reverse: reverse, rd: valueReader(rd, sp.noValues)}, nil
 	default:
 		if sp.end == nil {
 			// The current version answers if it is not newer than rev —
 			// the common case of a read a little behind the current
 			// revision — with a bloom-filtered Get and no history seek.
-			c, err := openLiveKeyAt(rd, sp.key, sp.rev)
+			c, err := openLiveKeyAt(rd, sp.key, sp.rev, sp.noValues)
 			if c != nil || err != nil {
 				return c, err
 			}
@@ -401,11 +405,11 @@ type liveKeyCursor struct {
 	val    []byte
 	closer io.Closer
 	done   bool
-	rd     reader    // for an indirect record's value
+	rd     reader    // for an indirect record's value (nil: not loaded)
 	vals   io.Closer // holds that value
 }
 
-func openLiveKey(rd reader, key []byte) (cursor, error) {
+func openLiveKey(rd reader, key []byte, noValues bool) (cursor, error) {
 	v, closer, err := rd.Get(appendLiveKey(nil, key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return emptyCursor{}, nil
@@ -413,12 +417,21 @@ func openLiveKey(rd reader, key []byte) (cursor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &liveKeyCursor{k: key, val: v, closer: closer, rd: rd}, nil
+	return &liveKeyCursor{k: key, val: v, closer: closer, rd: valueReader(rd, noValues)}, nil
+}
+
+// valueReader is the reader live cursors load indirect values with: nil when
+// the caller reads no value.
+func valueReader(rd reader, noValues bool) reader {
+	if noValues {
+		return nil
+	}
+	return rd
 }
 
 // openLiveKeyAt returns a cursor over key's live record if its version is
 // the one at rev (mod <= rev: nothing changed the key since), else nil.
-func openLiveKeyAt(rd reader, key []byte, rev int64) (cursor, error) {
+func openLiveKeyAt(rd reader, key []byte, rev int64, noValues bool) (cursor, error) {
 	v, closer, err := rd.Get(appendLiveKey(nil, key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
@@ -431,7 +444,7 @@ func openLiveKeyAt(rd reader, key []byte, rev int64) (cursor, error) {
 		_ = closer.Close()
 		return nil, err
 	}
-	return &liveKeyCursor{k: key, val: v, closer: closer, rd: rd}, nil
+	return &liveKeyCursor{k: key, val: v, closer: closer, rd: valueReader(rd, noValues)}, nil
 }
 
 func (c *liveKeyCursor) next() bool {
@@ -454,6 +467,9 @@ func (c *liveKeyCursor) record() (record, error) {
 	r, _, err := decodeLiveRecord(c.val)
 	if err != nil {
 		return r, err
+	}
+	if c.rd == nil {
+		return r, nil
 	}
 	closeValue(&c.vals)
 	c.vals, err = loadValue(c.rd, c.k, &r)
@@ -478,7 +494,7 @@ type liveCursor struct {
 	started bool
 	n       int
 	e       error
-	rd      reader    // for indirect records' values
+	rd      reader    // for indirect records' values (nil: not loaded)
 	vals    io.Closer // holds the current one
 }
 
@@ -516,6 +532,9 @@ func (c *liveCursor) record() (record, error) {
 	r, _, err := decodeLiveRecord(v)
 	if err != nil {
 		return r, err
+	}
+	if c.rd == nil {
+		return r, nil
 	}
 	closeValue(&c.vals)
 	c.vals, err = loadValue(c.rd, c.key(), &r)

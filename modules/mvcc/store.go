@@ -3,7 +3,6 @@ package mvcc
 import (
 	"errors"
 	"fmt"
-	"github.com/cairnkv/cairn/modules/storage"
 	"sync"
 	"sync/atomic"
 
@@ -11,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/cairnkv/cairn/gen/mvccpb"
+	"github.com/cairnkv/cairn/modules/storage"
 )
 
 // Config configures a Store. The zero value is usable.

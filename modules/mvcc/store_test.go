@@ -693,6 +693,10 @@ func TestLargeValuesIndirect(t *testing.T) {
 	}) {
 		t.Errorf("after puts: %v", got)
 	}
+	// Read back from an sstable and a blob file, not the memtable.
+	if err := h.db.Flush(); err != nil {
+		t.Fatal(err)
+	}
 	if got := h.get("a", 0); got != "a@2{c=2,v=1}="+big {
 		t.Errorf("get a: %.40s", got)
 	}
@@ -720,6 +724,9 @@ func TestLargeValuesIndirect(t *testing.T) {
 	}
 	if got := h.physical(); !slices.Equal(got, want) {
 		t.Errorf("after the delete\n got %.300v\nwant %.300v", got, want)
+	}
+	if err := h.db.Flush(); err != nil {
+		t.Fatal(err)
 	}
 	if got := h.get("a", 4); got != "a@4{c=2,v=2}="+big {
 		t.Errorf("a at 4: %.40s", got)

@@ -155,7 +155,7 @@ func (x *txnRunner) applyCompares(cmps []*pb.Compare) (bool, error) {
 // the compare; with no key, a VALUE compare fails and others compare against
 // the zero KeyValue.
 func (x *txnRunner) applyCompare(c *pb.Compare) (bool, error) {
-	sp := span{key: c.GetKey(), end: mkGteRange(c.GetRangeEnd()), rev: x.curRev(), live: true}
+	sp := span{key: c.GetKey(), end: mkGteRange(c.GetRangeEnd()), rev: x.curRev(), live: true, noValues: c.GetTarget() != pb.Compare_VALUE}
 	cur, err := sp.open(x.ctx, x.rd, false)
 	if err != nil {
 		return false, err
