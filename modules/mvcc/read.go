@@ -463,16 +463,18 @@ func (c *liveKeyCursor) close() {
 	closeValue(&c.vals)
 }
 
-func (c *liveKeyCursor) record() (record, error) {
-	r, _, err := decodeLiveRecord(c.val)
-	if err != nil {
+func (c *liveKeyCursor) record() (record, error) { return liveRecord(c.val, c.k, c.rd, &c.vals) }
+
+// liveRecord decodes the live value v of key and, unless rd is nil, loads an
+// indirect record's value, held by *vals until the next call (which closes
+// it first).
+func liveRecord(v, key []byte, rd reader, vals *io.Closer) (record, error) {
+	r, _, err := decodeLiveRecord(v)
+	if err != nil || rd == nil {
 		return r, err
 	}
-	if c.rd == nil {
-		return r, nil
-	}
-	closeValue(&c.vals)
-	c.vals, err = loadValue(c.rd, c.k, &r)
+	closeValue(vals)
+	*vals, err = loadValue(rd, key, &r)
 	return r, err
 }
 
@@ -529,16 +531,7 @@ func (c *liveCursor) record() (record, error) {
 	if err != nil {
 		return record{}, err
 	}
-	r, _, err := decodeLiveRecord(v)
-	if err != nil {
-		return r, err
-	}
-	if c.rd == nil {
-		return r, nil
-	}
-	closeValue(&c.vals)
-	c.vals, err = loadValue(c.rd, c.key(), &r)
-	return r, err
+	return liveRecord(v, c.key(), c.rd, &c.vals)
 }
 
 func (c *liveCursor) err() error {
