@@ -336,7 +336,7 @@ func (sp *span) open(ctx context.Context, rd reader, reverse bool) (cursor, erro
 	case sp.empty():
 		return emptyCursor{}, nil
 	case sp.end == nil && sp.live:
-		return openLiveKey(rd, sp.key, sp.noValues)
+		return openLiveKey(rd, sp.key, sp.valueReader(rd))
 	case sp.live:
 		lo := appendLiveKey(nil, sp.key)
 		hi := liveHigh
@@ -347,13 +347,13 @@ func (sp *span) open(ctx context.Context, rd reader, reverse bool) (cursor, erro
 		if err != nil {
 			return nil, err
 		}
-		return &liveCursor{ctx: ctx, it: it, reverse: reverse, rd: valueReader(rd, sp.noValues)}, nil
+		return &liveCursor{ctx: ctx, it: it, reverse: reverse, rd: sp.valueReader(rd)}, nil
 	default:
 		if sp.end == nil {
 			// The current version answers if it is not newer than rev —
 			// the common case of a read a little behind the current
 			// revision — with a bloom-filtered Get and no history seek.
-			c, err := openLiveKeyAt(rd, sp.key, sp.rev, sp.noValues)
+			c, err := openLiveKeyAt(rd, sp.key, sp.rev, sp.valueReader(rd))
 			if c != nil || err != nil {
 				return c, err
 			}
@@ -409,7 +409,9 @@ type liveKeyCursor struct {
 	vals   io.Closer // holds that value
 }
 
-func openLiveKey(rd reader, key []byte, noValues bool) (cursor, error) {
+// openLiveKey is a cursor over key's live record; vrd loads an indirect
+// record's value (nil: not loaded).
+func openLiveKey(rd reader, key []byte, vrd reader) (cursor, error) {
 	v, closer, err := rd.Get(appendLiveKey(nil, key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return emptyCursor{}, nil
@@ -417,13 +419,13 @@ func openLiveKey(rd reader, key []byte, noValues bool) (cursor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &liveKeyCursor{k: key, val: v, closer: closer, rd: valueReader(rd, noValues)}, nil
+	return &liveKeyCursor{k: key, val: v, closer: closer, rd: vrd}, nil
 }
 
 // valueReader is the reader live cursors load indirect values with: nil when
 // the caller reads no value.
-func valueReader(rd reader, noValues bool) reader {
-	if noValues {
+func (sp *span) valueReader(rd reader) reader {
+	if sp.noValues {
 		return nil
 	}
 	return rd
@@ -431,7 +433,7 @@ func valueReader(rd reader, noValues bool) reader {
 
 // openLiveKeyAt returns a cursor over key's live record if its version is
 // the one at rev (mod <= rev: nothing changed the key since), else nil.
-func openLiveKeyAt(rd reader, key []byte, rev int64, noValues bool) (cursor, error) {
+func openLiveKeyAt(rd reader, key []byte, rev int64, vrd reader) (cursor, error) {
 	v, closer, err := rd.Get(appendLiveKey(nil, key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
@@ -444,7 +446,7 @@ func openLiveKeyAt(rd reader, key []byte, rev int64, noValues bool) (cursor, err
 		_ = closer.Close()
 		return nil, err
 	}
-	return &liveKeyCursor{k: key, val: v, closer: closer, rd: valueReader(rd, noValues)}, nil
+	return &liveKeyCursor{k: key, val: v, closer: closer, rd: vrd}, nil
 }
 
 func (c *liveKeyCursor) next() bool {

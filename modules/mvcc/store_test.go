@@ -749,4 +749,12 @@ func TestLargeValuesIndirect(t *testing.T) {
 	if _, err := h.s.Range(context.Background(), &pb.RangeRequest{Key: []byte("c")}); !errors.Is(err, errCorrupt) {
 		t.Errorf("range over an indirect record without its history entry: %v", err)
 	}
+	// Reads that need no value do not load it (keys_only, a compare on MOD).
+	if resp, err := h.s.Range(context.Background(), &pb.RangeRequest{Key: []byte("c"), KeysOnly: true}); err != nil || len(resp.Kvs) != 1 {
+		t.Errorf("keys_only range loaded the indirect value: %v", err)
+	}
+	if _, err := h.txn(&pb.TxnRequest{Compare: []*pb.Compare{{Key: []byte("c"), Target: pb.Compare_MOD,
+		Result: pb.Compare_EQUAL, TargetUnion: &pb.Compare_ModRevision{ModRevision: 6}}}}); err != nil {
+		t.Errorf("a compare on MOD loaded the indirect value: %v", err)
+	}
 }

@@ -771,7 +771,7 @@ func (n *Node) runApply() {
 				break drain
 			}
 		}
-		n.apply(jobs)
+		n.apply(jobs, size)
 	}
 }
 
@@ -792,7 +792,8 @@ type result struct {
 	r  any
 }
 
-func (n *Node) apply(jobs []applyJob) {
+// apply applies jobs, whose entries hold size bytes of data.
+func (n *Node) apply(jobs []applyJob, size int) {
 	applied := n.applied.Load()
 	b := n.db.NewIndexedBatch()
 	defer b.Close()
@@ -825,11 +826,7 @@ func (n *Node) apply(jobs []applyJob) {
 	if last == applied {
 		return
 	}
-	var size int64
-	for _, job := range jobs {
-		size += int64(job.size())
-	}
-	untrunc := n.untrunc.Add(size)
+	untrunc := n.untrunc.Add(int64(size))
 	err := putUint64s(b, keyApplied, last)
 	if err == nil && confState != nil {
 		var data []byte
@@ -922,7 +919,9 @@ func (n *Node) maybeTruncate() {
 	if to <= n.truncIndex {
 		return
 	}
-	term, err := n.logTerm(to)
+	// raft's in-memory log still has it: it is compacted only here (and at
+	// start, to the applied index, which every truncation point passes).
+	term, err := n.storage.Term(to)
 	if err != nil {
 		n.log.Warn("raft log truncation skipped", zap.Uint64("index", to), zap.Error(err))
 		return
@@ -975,25 +974,6 @@ func (n *Node) truncPoint(applied uint64, untrunc int64) (to uint64, due bool) {
 		to = applied - n.cfg.CatchUpEntries
 	}
 	return to, true
-}
-
-// logTerm is the term of entry i: from the in-memory log, or from the
-// on-disk log when the in-memory one no longer has it (a sole voter's).
-func (n *Node) logTerm(i uint64) (uint64, error) {
-	term, err := n.storage.Term(i)
-	if !errors.Is(err, raft.ErrCompacted) {
-		return term, err
-	}
-	v, closer, err := n.db.Get(logKey(nil, i))
-	if err != nil {
-		return 0, fmt.Errorf("raftlog: entry %d: %w", i, err)
-	}
-	defer closer.Close()
-	var e raftpb.Entry
-	if err := e.Unmarshal(v); err != nil {
-		return 0, fmt.Errorf("raftlog: corrupt log entry %d: %w", i, err)
-	}
-	return e.Term, nil
 }
 
 func boolGauge(b bool) float64 {
