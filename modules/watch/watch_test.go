@@ -369,7 +369,10 @@ func TestRandomized(t *testing.T) {
 	results := make([][]*watch, 4)
 	ready := make(chan struct{})
 	writesDone := make(chan struct{})
-	firstSent := make(chan struct{}) // stream 0's every-key watcher is asked for
+	// Stream 0's every-key watcher exists: the writes would otherwise all be
+	// done before it on a busy machine, and it would have nothing to fall
+	// behind on.
+	firstCreated := make(chan struct{})
 	for si := range results {
 		c := e.open()
 		var ws []*watch
@@ -399,6 +402,8 @@ func TestRandomized(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-ready
+			byID := map[int64]*watch{}
+			created := 0
 			// Create the watchers along the way, some in the past.
 			for i, w := range ws {
 				if i%2 == 1 {
@@ -406,7 +411,16 @@ func TestRandomized(t *testing.T) {
 				}
 				c.send(&pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{CreateRequest: w.req}})
 				if si == 0 && i == 0 {
-					close(firstSent)
+					r, ok := c.recvWithin(10 * time.Second)
+					if !ok || !r.Created {
+						t.Errorf("stream 0's first watcher: got %v, want its creation", r)
+						close(firstCreated)
+						return
+					}
+					w.created = r.Header.Revision
+					byID[r.WatchId] = w
+					created++
+					close(firstCreated)
 				}
 			}
 			if si == 0 {
@@ -416,8 +430,6 @@ func TestRandomized(t *testing.T) {
 				// others may or may not make theirs).
 				<-writesDone
 			}
-			byID := map[int64]*watch{}
-			created := 0
 			deadline := time.Now().Add(30 * time.Second)
 			for time.Now().Before(deadline) {
 				r, ok := c.recvWithin(time.Second)
@@ -467,7 +479,7 @@ func TestRandomized(t *testing.T) {
 		}()
 	}
 	close(ready)
-	<-firstSent // the writes would otherwise all be done before it on a busy machine
+	<-firstCreated
 	for i := range writes {
 		k := keys[rng.IntN(len(keys))]
 		switch rng.IntN(6) {
