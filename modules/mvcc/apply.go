@@ -2,7 +2,6 @@ package mvcc
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -197,9 +196,8 @@ func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 	a := t.a
 	key := r.Key
 	a.kbuf = appendLiveKey(a.kbuf[:0], key)
-	v, closer, err := t.b.Get(a.kbuf)
-	found := err == nil
-	if err != nil && !errors.Is(err, pebble.ErrNotFound) {
+	v, found, err := a.getLive(a.kbuf)
+	if err != nil {
 		return nil, err
 	}
 	var (
@@ -207,7 +205,6 @@ func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 		oldHist []byte // the old version's full history record (aliases v)
 	)
 	if found {
-		defer closer.Close()
 		if old, oldHist, err = decodeLiveRecord(v); err != nil {
 			return nil, err
 		}

@@ -60,9 +60,11 @@
 //	                                            or 0x00 | the same without the value: indirect
 //
 // Live: the latest version of every existing key, and nothing else — a read
-// at the current revision (nearly all reads) is a bloom-filtered Get or a
+// at the current revision (nearly all reads) is a Get or a
 // scan that never sees history or tombstones of deleted keys (until pebble
-// compacts away the point deletions). count_only scans keys without touching
+// compacts away the point deletions). A put's lookup of the key's previous
+// version asks the bloom filters of every level, L6's included, which
+// pebble's Get skips: most puts are of new keys. count_only scans keys without touching
 // values. Written in the same batch as the history entry. (mod, sub) is the
 // version's place in the history keyspace: a txn may write a key twice in
 // one revision.

@@ -3,6 +3,8 @@ package mvcc
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -756,5 +758,49 @@ func TestLargeValuesIndirect(t *testing.T) {
 	if _, err := h.txn(&pb.TxnRequest{Compare: []*pb.Compare{{Key: []byte("c"), Target: pb.Compare_MOD,
 		Result: pb.Compare_EQUAL, TargetUnion: &pb.Compare_ModRevision{ModRevision: 6}}}}); err != nil {
 		t.Errorf("a compare on MOD loaded the indirect value: %v", err)
+	}
+}
+
+// TestNewKeyPutSkipsL6DataBlocks: a put looks its key up through L6's bloom
+// filters, which pebble's Get skips: a put of a key that does not exist
+// loads no L6 data block.
+func TestNewKeyPutSkipsL6DataBlocks(t *testing.T) {
+	h := newHarness(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	value := make([]byte, 1000)
+	h.batch(func(b *pebble.Batch) {
+		for i := range 2000 {
+			for j := range value {
+				value[j] = byte(rng.Uint32())
+			}
+			if _, err := h.s.Put(b, &pb.PutRequest{Key: fmt.Appendf(nil, "k%05d", i), Value: value}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+	if err := h.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true); err != nil {
+		t.Fatal(err)
+	}
+	m := h.db.Metrics()
+	if m.Levels[6].TablesCount == 0 || m.Levels[0].TablesCount != 0 {
+		t.Fatalf("want every table in L6: %s", m)
+	}
+	h.batch(func(b *pebble.Batch) {
+		for i := range 20 {
+			key := fmt.Appendf(nil, "k%05d.new", i*97)
+			if _, err := h.s.Put(b, &pb.PutRequest{Key: key, Value: []byte("v")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Each lookup loads the filter block (~8 KiB here, from the cache)
+		// where it would load a data block of ~32 KiB and its index block
+		// (~650 KB in all without the filters).
+		if st := h.s.ap.live.Stats().InternalStats; st.BlockBytes > 20*16<<10 {
+			t.Errorf("20 puts of new keys loaded %d bytes of blocks: L6 data blocks were read", st.BlockBytes)
+		}
+	})
+	// An existing key is still found (its data block is read).
+	if resp := h.putReq(&pb.PutRequest{Key: []byte("k00097"), Value: []byte("x"), PrevKv: true}); resp.PrevKv == nil || resp.PrevKv.Version != 1 {
+		t.Errorf("prev_kv of an existing key in L6: %v", resp.PrevKv)
 	}
 }
