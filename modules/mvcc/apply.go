@@ -196,9 +196,15 @@ func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 	a := t.a
 	key := r.Key
 	a.kbuf = appendLiveKey(a.kbuf[:0], key)
-	v, found, err := a.getLive(a.kbuf)
-	if err != nil {
-		return nil, err
+	var (
+		v     []byte
+		found bool
+		err   error
+	)
+	if a.filter.mayContain(key) {
+		if v, found, err = a.getLive(a.kbuf); err != nil {
+			return nil, err
+		}
 	}
 	var (
 		old     record
@@ -266,6 +272,9 @@ func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 	}
 	if err := t.b.Set(a.kbuf, a.vbuf, nil); err != nil {
 		return nil, err
+	}
+	if !found {
+		a.filter.add(key)
 	}
 	if err := t.setRevEntry(kindPut, key); err != nil {
 		return nil, err

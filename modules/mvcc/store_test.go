@@ -761,23 +761,31 @@ func TestLargeValuesIndirect(t *testing.T) {
 	}
 }
 
-// TestNewKeyPutSkipsL6DataBlocks: a put looks its key up through L6's bloom
-// filters, which pebble's Get skips: a put of a key that does not exist
-// loads no L6 data block.
-func TestNewKeyPutSkipsL6DataBlocks(t *testing.T) {
+// TestAbsentKeyPutSkipsL6DataBlocks: a put looks its key up through L6's
+// bloom filters, which pebble's Get skips: a put of a key that does not exist
+// loads no L6 data block. The keys are deleted ones, which the Store's key
+// filter still holds, so that the lookup happens.
+func TestAbsentKeyPutSkipsL6DataBlocks(t *testing.T) {
 	h := newHarness(t)
 	rng := rand.New(rand.NewPCG(1, 2))
 	value := make([]byte, 1000)
+	key := func(i int) []byte { return fmt.Appendf(nil, "k%05d", i) }
 	h.batch(func(b *pebble.Batch) {
 		for i := range 2000 {
 			for j := range value {
 				value[j] = byte(rng.Uint32())
 			}
-			if _, err := h.s.Put(b, &pb.PutRequest{Key: fmt.Appendf(nil, "k%05d", i), Value: value}); err != nil {
+			if _, err := h.s.Put(b, &pb.PutRequest{Key: key(i), Value: value}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	})
+	for i := range 20 {
+		h.del(string(key(i*97)), "")
+	}
+	// Compacted, with no history to keep: the deleted keys' live records
+	// are gone from the tables.
+	h.compactWait(h.s.Rev())
 	if err := h.db.Compact(context.Background(), []byte{0}, []byte{0xff}, true); err != nil {
 		t.Fatal(err)
 	}
@@ -787,20 +795,26 @@ func TestNewKeyPutSkipsL6DataBlocks(t *testing.T) {
 	}
 	h.batch(func(b *pebble.Batch) {
 		for i := range 20 {
-			key := fmt.Appendf(nil, "k%05d.new", i*97)
-			if _, err := h.s.Put(b, &pb.PutRequest{Key: key, Value: []byte("v")}); err != nil {
+			resp, err := h.s.Put(b, &pb.PutRequest{Key: key(i * 97), Value: []byte("v"), PrevKv: true})
+			if err != nil {
 				t.Fatal(err)
+			}
+			if resp.PrevKv != nil {
+				t.Fatalf("put of deleted key %s: prev_kv %v", key(i*97), resp.PrevKv)
 			}
 		}
 		// Each lookup loads the filter block (~8 KiB here, from the cache)
 		// where it would load a data block of ~32 KiB and its index block
 		// (~650 KB in all without the filters).
+		if h.s.ap.live == nil {
+			t.Fatal("no lookup: the key filter dropped deleted keys")
+		}
 		if st := h.s.ap.live.Stats().InternalStats; st.BlockBytes > 20*16<<10 {
-			t.Errorf("20 puts of new keys loaded %d bytes of blocks: L6 data blocks were read", st.BlockBytes)
+			t.Errorf("20 puts of absent keys loaded %d bytes of blocks: L6 data blocks were read", st.BlockBytes)
 		}
 	})
 	// An existing key is still found (its data block is read).
-	if resp := h.putReq(&pb.PutRequest{Key: []byte("k00097"), Value: []byte("x"), PrevKv: true}); resp.PrevKv == nil || resp.PrevKv.Version != 1 {
+	if resp := h.putReq(&pb.PutRequest{Key: key(98), Value: []byte("x"), PrevKv: true}); resp.PrevKv == nil || resp.PrevKv.Version != 1 {
 		t.Errorf("prev_kv of an existing key in L6: %v", resp.PrevKv)
 	}
 }
