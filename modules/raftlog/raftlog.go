@@ -182,6 +182,7 @@ type Node struct {
 	idGen               atomic.Uint64
 
 	propc    chan proposal
+	propBuf  []proposal // the raft loop's, reused by propose
 	readc    chan struct{}
 	applyc   chan applyJob
 	appliedc chan struct{}
@@ -576,15 +577,6 @@ func (n *Node) runRaft() {
 		select {
 		case p := <-n.propc:
 			n.propose(p)
-			for i := 1; i < n.cfg.MaxProposalBatch; i++ {
-				select {
-				case p = <-n.propc:
-					n.propose(p)
-					continue
-				default:
-				}
-				break
-			}
 		case <-n.readc:
 			n.startRead()
 		case <-ticker.C:
@@ -603,20 +595,50 @@ func (n *Node) runRaft() {
 	}
 }
 
+// propose proposes p and the proposals waiting behind it, up to
+// MaxProposalBatch of them or maxProposalBatchBytes, in one raft message: raft
+// appends them and acknowledges its own append once for the lot, not once per
+// proposal.
 func (n *Node) propose(p proposal) {
-	if n.leader.Load() == raft.None {
-		proposalsFailed.Inc()
-		n.trigger(p.id, ErrNoLeader)
-		return
+	batch := append(n.propBuf[:0], p)
+	size := len(p.data)
+	for len(batch) < n.cfg.MaxProposalBatch && size < maxProposalBatchBytes {
+		select {
+		case p = <-n.propc:
+			batch = append(batch, p)
+			size += len(p.data)
+			continue
+		default:
+		}
+		break
 	}
-	if err := n.rn.Propose(p.data); err != nil {
-		proposalsFailed.Inc()
+	n.propBuf = batch
+	defer clear(batch) // the data is raft's now
+	err := ErrNoLeader
+	if n.leader.Load() != raft.None {
+		// A fresh slice: raft sets each entry's term and index in place
+		// and may keep the slice as its unstable log.
+		ents := make([]raftpb.Entry, len(batch))
+		for i := range batch {
+			ents[i].Data = batch[i].data
+		}
+		err = n.rn.Step(raftpb.Message{Type: raftpb.MsgProp, From: n.memberID, Entries: ents})
 		if errors.Is(err, raft.ErrProposalDropped) {
 			err = ErrNoLeader
 		}
-		n.trigger(p.id, err)
+	}
+	if err != nil {
+		proposalsFailed.Add(float64(len(batch)))
+		for _, p := range batch {
+			n.trigger(p.id, err)
+		}
 	}
 }
+
+// maxProposalBatchBytes bounds the data proposed in one raft message, so that
+// a batch of large proposals stays under raft's uncommitted-size limit
+// (which drops a message whole) for as long as single proposals would.
+const maxProposalBatchBytes = 64 << 20
 
 func (n *Node) startRead() {
 	if n.inflight != nil {
