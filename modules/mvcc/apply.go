@@ -205,6 +205,8 @@ func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 		if v, found, err = a.getLive(a.kbuf); err != nil {
 			return nil, err
 		}
+	} else {
+		a.filtered++
 	}
 	var (
 		old     record

@@ -37,24 +37,50 @@ func TestKeyFilter(t *testing.T) {
 	}
 }
 
-// TestKeyFilterSkipsLookups: puts of new keys do not look up a previous
-// version, and the filter, loaded at open, still sends puts of existing keys
-// to it.
+// TestKeyFilterSkipsLookups: puts of new keys and compares on them (a
+// create's txn) do not look the key up, and the filter, loaded at open, still
+// sends puts and compares of existing keys to the lookup.
 func TestKeyFilterSkipsLookups(t *testing.T) {
 	h := newHarness(t)
-	before := h.s.ap.lookups
 	for i := range 200 {
 		h.put(fmt.Sprintf("k%03d", i), "v")
 	}
-	if n := h.s.ap.lookups - before; n > 20 {
-		t.Errorf("200 puts of new keys made %d lookups", n)
+	if n := h.s.ap.filtered; n < 180 {
+		t.Errorf("200 puts of new keys: %d lookups spared", n)
+	}
+	// Kubernetes' create: if mod_revision(key) == 0 then put.
+	create := func(key string) *pb.TxnResponse {
+		t.Helper()
+		resp, err := h.txn(&pb.TxnRequest{
+			Compare: []*pb.Compare{{Key: []byte(key), Target: pb.Compare_MOD, Result: pb.Compare_EQUAL,
+				TargetUnion: &pb.Compare_ModRevision{ModRevision: 0}}},
+			Success: []*pb.RequestOp{{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte(key), Value: []byte("c")}}}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	before := h.s.ap.filtered
+	if !create("new").Succeeded {
+		t.Error("create of a new key failed its compare")
+	}
+	if n := h.s.ap.filtered - before; n != 2 { // the compare and the put
+		t.Errorf("create of a new key: %d lookups spared, want 2", n)
 	}
 	h.reopen()
+	before = h.s.ap.filtered
+	if create("k007").Succeeded {
+		t.Error("create of an existing key after reopen succeeded")
+	}
 	resp := h.putReq(&pb.PutRequest{Key: []byte("k007"), Value: []byte("w"), PrevKv: true})
 	if resp.PrevKv == nil || resp.PrevKv.Version != 1 {
 		t.Fatalf("put of an existing key after reopen: prev_kv %v", resp.PrevKv)
 	}
-	if got := h.get("k007", 0); got != "k007@202{c=9,v=2}=w" {
+	if got := h.get("k007", 0); got != "k007@203{c=9,v=2}=w" {
 		t.Errorf("after reopen: %s", got)
+	}
+	if h.s.ap.filtered != before {
+		t.Error("a lookup of an existing key was spared")
 	}
 }

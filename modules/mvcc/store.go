@@ -260,8 +260,8 @@ type applyState struct {
 	// live reads b for getLive; opened on first use, closed by reset.
 	live *pebble.Iterator
 	// filter holds every key with a live record (and some without).
-	filter  *keyFilter
-	lookups int // getLive calls (tests)
+	filter   *keyFilter
+	filtered int // lookups the filter spared (tests)
 }
 
 // liveIterOptions: pebble's Get never consults the bloom filters of L6,
@@ -276,7 +276,6 @@ var liveIterOptions = &pebble.IterOptions{UseL6Filters: true}
 // getLive reads the live record at live key k in the pending state (b and
 // the db below it). The value is valid until the next getLive or reset.
 func (a *applyState) getLive(k []byte) (v []byte, found bool, err error) {
-	a.lookups++
 	if a.live == nil {
 		if a.live, err = a.b.NewIter(liveIterOptions); err != nil {
 			return nil, false, err

@@ -26,7 +26,7 @@ func (s *Store) Txn(b *pebble.Batch, r *pb.TxnRequest) (*pb.TxnResponse, error) 
 	if err != nil {
 		return nil, err
 	}
-	x := &txnRunner{ctx: context.Background(), s: s, rd: b, rev: a.rev, compactRev: a.compactRev}
+	x := &txnRunner{ctx: context.Background(), s: s, rd: b, rev: a.rev, compactRev: a.compactRev, a: a}
 	path, err := x.compareToPath(r)
 	if err != nil {
 		return nil, err
@@ -101,6 +101,16 @@ type txnRunner struct {
 	rev        int64 // revision of rd before the txn
 	compactRev int64
 	w          *wtxn
+	a          *applyState // in apply: its key filter spares lookups; else nil
+}
+
+// absent reports whether the apply side's key filter rules key out.
+func (x *txnRunner) absent(key []byte) bool {
+	if x.a == nil || x.a.filter.mayContain(key) {
+		return false
+	}
+	x.a.filtered++
+	return true
 }
 
 func (x *txnRunner) curRev() int64 {
@@ -155,6 +165,10 @@ func (x *txnRunner) applyCompares(cmps []*pb.Compare) (bool, error) {
 // the compare; with no key, a VALUE compare fails and others compare against
 // the zero KeyValue.
 func (x *txnRunner) applyCompare(c *pb.Compare) (bool, error) {
+	if len(c.GetRangeEnd()) == 0 && x.absent(c.GetKey()) {
+		// A create's "mod_revision == 0" (Kubernetes' every create).
+		return compareMissing(c), nil
+	}
 	sp := span{key: c.GetKey(), end: mkGteRange(c.GetRangeEnd()), rev: x.curRev(), live: true, noValues: c.GetTarget() != pb.Compare_VALUE}
 	cur, err := sp.open(x.ctx, x.rd, false)
 	if err != nil {
@@ -176,12 +190,15 @@ func (x *txnRunner) applyCompare(c *pb.Compare) (bool, error) {
 		return false, err
 	}
 	if !seen {
-		if c.GetTarget() == pb.Compare_VALUE {
-			return false, nil
-		}
-		return compareKV(c, &record{}), nil
+		return compareMissing(c), nil
 	}
 	return true, nil
+}
+
+// compareMissing is c's result when no key matches: a VALUE compare fails,
+// the others compare against the zero KeyValue.
+func compareMissing(c *pb.Compare) bool {
+	return c.GetTarget() != pb.Compare_VALUE && compareKV(c, &record{})
 }
 
 func cmpInt64(a, b int64) int {
@@ -314,6 +331,9 @@ func existsAfter(sim []simOp, key []byte) bool {
 }
 
 func (x *txnRunner) exists(key []byte) (bool, error) {
+	if x.absent(key) {
+		return false, nil
+	}
 	_, closer, err := x.rd.Get(appendLiveKey(nil, key))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
