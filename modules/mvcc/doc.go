@@ -41,8 +41,11 @@
 //
 // Nothing keeps all keys in memory: pebble (block cache, bloom filters) is the
 // index. The apply side keeps only a bloom filter of the keys that had a live
-// record since open (~4 bytes a key), so that a put of a new key skips the
-// lookup of its previous version. Integers are big-endian; uvarint is encoding/binary's.
+// record since open (~4 bytes a key, built by a scan of the live keyspace at
+// open and rebuilt in the background as keys churn), so that a put of a new
+// key, or a txn's compare on one, skips the lookup of the key. Every writer of
+// live records must add to it (only put writes them).
+// Integers are big-endian; uvarint is encoding/binary's.
 //
 //	0x10 'c'                          -> int64 compacted revision (scheduled)
 //	0x10 'f'                          -> int64 compacted revision (physically done)
@@ -65,9 +68,9 @@
 // at the current revision (nearly all reads) is a Get or a
 // scan that never sees history or tombstones of deleted keys (until pebble
 // compacts away the point deletions). A put's lookup of the key's previous
-// version, when the key filter does not rule it out, asks the bloom filters of
-// every level, L6's included, which pebble's Get skips. count_only scans keys without touching
-// values. Written in the same batch as the history entry. (mod, sub) is the
+// version, when the key filter does not rule it out, asks the bloom filters
+// of every level, L6's included, which pebble's Get skips. count_only scans
+// keys without touching values. Written in the same batch as the history entry. (mod, sub) is the
 // version's place in the history keyspace: a txn may write a key twice in
 // one revision.
 //

@@ -1,6 +1,7 @@
 package mvcc
 
 import (
+	"errors"
 	"hash/maphash"
 	"math/bits"
 
@@ -10,20 +11,29 @@ import (
 // keyFilter is a bloom filter of every key that had a live record since the
 // Store opened: the live keys at open and each key put since. A put of a key
 // the filter does not hold, the common case, skips the lookup of its
-// previous version (memtable and sstable seeks: ~10% of server CPU under
-// 100 clients' puts of new keys), and so does a txn's compare on such a key
-// (Kubernetes' creates compare mod_revision with 0). Deleted keys stay in the filter, which
-// costs only that lookup. It never reports a key it holds as absent: that
-// would give a put of an existing key version 1.
+// previous version (memtable and sstable seeks: ~10% of server CPU under 100
+// clients' puts of new keys), and so does a txn's compare on such a key
+// (Kubernetes' creates compare mod_revision with 0). Deleted keys stay in the
+// filter, which costs only that lookup. It never reports a key it holds as
+// absent: that would give a put of an existing key version 1.
 //
 // It grows in parts, as a scalable bloom filter: a key goes into the newest
 // part, which holds twice the keys of the one before; a lookup asks every
 // part. A part has filterBitsPerKey to twice as many bits per key (its size
 // is a power of two), so it reports well under 1% of absent keys as present;
-// 1,000,000 keys take ~4 MB. The filter is the apply goroutine's.
+// 1,000,000 keys take ~4 MB. Deleted keys would grow it without end in a
+// store whose keys churn (Kubernetes' events), so the Store rebuilds it from
+// the live keys once the keys added since it was built reach twice the keys
+// it was built with, or Config.filterRebuildMin (see Store.maintainFilter).
+// The filter is the apply goroutine's.
 type keyFilter struct {
 	seed  maphash.Seed
 	parts []filterPart
+	// added counts the keys added since the filter was built; a rebuild is
+	// due at rebuildAt.
+	added, rebuildAt int
+	// pending, during a rebuild, receives the hash of every key added.
+	pending *[]uint64
 }
 
 type filterPart struct {
@@ -34,8 +44,11 @@ type filterPart struct {
 
 const (
 	filterBitsPerKey = 10
-	filterProbes     = 7 // ≈ bits per key × ln 2
+	filterProbes     = 7 // ≈ filterBitsPerKey × ln 2
 	filterFirstKeys  = 1 << 16
+	// defaultFilterRebuildMin: a rebuild scans the live keyspace (~0.3 s of
+	// one core per 1,000,000 keys), at most once per this many added keys.
+	defaultFilterRebuildMin = 1 << 21
 )
 
 // grow adds a part for limit keys.
@@ -57,6 +70,10 @@ func (f *keyFilter) addHash(h uint64) {
 		p = &f.parts[len(f.parts)-1]
 	}
 	p.n++
+	f.added++
+	if f.pending != nil {
+		*f.pending = append(*f.pending, h)
+	}
 	step := bits.RotateLeft64(h, 32) | 1
 	for range filterProbes {
 		b := h & p.mask
@@ -85,17 +102,29 @@ parts:
 	return false
 }
 
-// loadKeyFilter returns a filter holding every live key of r, with room for
-// as many again in its first part.
-func loadKeyFilter(r pebble.Reader) (*keyFilter, error) {
+// errFilterStopped: a rebuild's scan was stopped by Close.
+var errFilterStopped = errors.New("mvcc: key filter scan stopped")
+
+// loadKeyFilter returns a filter with seed holding every live key of r, with
+// room for as many again in its first part; a rebuild is due after twice as
+// many adds, or rebuildMin. It returns errFilterStopped once stop is closed.
+func loadKeyFilter(r pebble.Reader, seed maphash.Seed, rebuildMin int, stop <-chan struct{}) (*keyFilter, error) {
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: liveLow, UpperBound: liveHigh})
 	if err != nil {
 		return nil, err
 	}
-	f := &keyFilter{seed: maphash.MakeSeed()}
+	f := &keyFilter{seed: seed}
 	var hashes []uint64 // 8 bytes a key while loading, to size the filter
 	for valid := it.First(); valid; valid = it.Next() {
 		hashes = append(hashes, f.hash(it.Key()[len(liveLow):]))
+		if len(hashes)%4096 == 0 {
+			select {
+			case <-stop:
+				_ = it.Close()
+				return nil, errFilterStopped
+			default:
+			}
+		}
 	}
 	if err := it.Close(); err != nil {
 		return nil, err
@@ -104,5 +133,6 @@ func loadKeyFilter(r pebble.Reader) (*keyFilter, error) {
 	for _, h := range hashes {
 		f.addHash(h)
 	}
+	f.added, f.rebuildAt = 0, max(2*len(hashes), rebuildMin)
 	return f, nil
 }

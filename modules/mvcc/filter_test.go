@@ -1,16 +1,21 @@
 package mvcc
 
 import (
+	"errors"
 	"fmt"
+	"hash/maphash"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	pb "github.com/cairnkv/cairn/gen/etcdserverpb"
+	"github.com/cairnkv/cairn/modules/rpcerr"
 )
 
 // TestKeyFilter: no key added is ever reported absent, across the growth
 // into new parts, and few keys not added are reported present.
 func TestKeyFilter(t *testing.T) {
-	f, err := loadKeyFilter(newHarness(t).db) // empty
+	f, err := loadKeyFilter(newHarness(t).db, maphash.MakeSeed(), filterFirstKeys, nil) // empty
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +73,16 @@ func TestKeyFilterSkipsLookups(t *testing.T) {
 	if n := h.s.ap.filtered - before; n != 2 { // the compare and the put
 		t.Errorf("create of a new key: %d lookups spared, want 2", n)
 	}
+	// A txn's ignore_value put of a new key: ErrKeyNotFound, from the filter.
+	before = h.s.ap.filtered
+	_, err := h.txn(&pb.TxnRequest{Success: []*pb.RequestOp{{Request: &pb.RequestOp_RequestPut{
+		RequestPut: &pb.PutRequest{Key: []byte("new2"), IgnoreValue: true}}}}})
+	if !errors.Is(err, rpcerr.ErrKeyNotFound) {
+		t.Errorf("txn put with ignore_value of a new key: %v", err)
+	}
+	if h.s.ap.filtered == before {
+		t.Error("txn put with ignore_value of a new key: no lookup spared")
+	}
 	h.reopen()
 	before = h.s.ap.filtered
 	if create("k007").Succeeded {
@@ -82,5 +97,48 @@ func TestKeyFilterSkipsLookups(t *testing.T) {
 	}
 	if h.s.ap.filtered != before {
 		t.Error("a lookup of an existing key was spared")
+	}
+}
+
+// TestKeyFilterRebuild: once enough keys were added, the filter is rebuilt
+// from the live keys in the background, and keys put while the rebuild
+// scanned are in the new filter too: a put of any live key finds it.
+func TestKeyFilterRebuild(t *testing.T) {
+	scanned, release := make(chan struct{}), make(chan struct{})
+	var first atomic.Bool
+	h := newHarnessCfg(t, Config{filterRebuildMin: 100, afterFilterScan: func() {
+		if first.CompareAndSwap(false, true) { // hold the first rebuild
+			scanned <- struct{}{}
+			<-release
+		}
+	}})
+	old := h.s.ap.filter
+	for i := range 150 { // the 100th starts a rebuild
+		h.put(fmt.Sprintf("a%03d", i), "v")
+	}
+	<-scanned
+	for i := range 50 { // while it is held: into the new filter as well
+		h.put(fmt.Sprintf("b%03d", i), "v")
+		h.del(fmt.Sprintf("a%03d", i), "")
+	}
+	close(release)
+	for i := 0; h.s.ap.filter == old; i++ { // each batch may swap it in
+		if i == 1000 {
+			t.Fatal("the rebuilt filter never replaced the old one")
+		}
+		h.put("c", "v")
+		time.Sleep(time.Millisecond)
+	}
+	if f := h.s.ap.filter; f.added > 1000 || f.pending != nil || h.s.ap.rebuild != nil {
+		t.Fatalf("after the swap: %d added, pending %v, rebuild %v", f.added, f.pending != nil, h.s.ap.rebuild)
+	}
+	for _, k := range []string{"a050", "a149", "b000", "b049", "c"} {
+		if !h.s.ap.filter.mayContain([]byte(k)) {
+			t.Errorf("live key %s missing from the rebuilt filter", k)
+		}
+		resp := h.putReq(&pb.PutRequest{Key: []byte(k), Value: []byte("w"), PrevKv: true})
+		if resp.PrevKv == nil {
+			t.Errorf("put of live key %s after the rebuild found no previous version", k)
+		}
 	}
 }

@@ -352,7 +352,7 @@ func (sp *span) open(ctx context.Context, rd reader, reverse bool) (cursor, erro
 		if sp.end == nil {
 			// The current version answers if it is not newer than rev —
 			// the common case of a read a little behind the current
-			// revision — with a bloom-filtered Get and no history seek.
+			// revision — with a Get and no history seek.
 			c, err := openLiveKeyAt(rd, sp.key, sp.rev, sp.valueReader(rd))
 			if c != nil || err != nil {
 				return c, err
@@ -399,7 +399,7 @@ func (emptyCursor) record() (record, error) { return record{}, nil }
 func (emptyCursor) err() error              { return nil }
 func (emptyCursor) close()                  {}
 
-// liveKeyCursor is a point lookup in the live keyspace (bloom filtered).
+// liveKeyCursor is a point lookup in the live keyspace (a Get).
 type liveKeyCursor struct {
 	k      []byte
 	val    []byte

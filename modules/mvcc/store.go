@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 
@@ -36,6 +37,12 @@ type Config struct {
 	// afterCompactStep, if set, is called after each committed compaction
 	// step; returning true stops the compactor as a crash would (tests).
 	afterCompactStep func() bool
+	// filterRebuildMin is the fewest keys added to the key filter that make
+	// a rebuild due (0: defaultFilterRebuildMin). Tests lower it.
+	filterRebuildMin int
+	// afterFilterScan, if set, is called when a rebuild's scan is done,
+	// before the apply side may take its filter (tests).
+	afterFilterScan func()
 }
 
 const defaultCompactStep = 1000
@@ -62,6 +69,9 @@ type Store struct {
 
 	comp      *compactor
 	closeOnce sync.Once
+	// closing is closed by Close; bg counts the key filter rebuilds.
+	closing chan struct{}
+	bg      sync.WaitGroup
 }
 
 // view is one consistent read state: a pebble snapshot and the revisions it
@@ -127,7 +137,10 @@ func New(db *pebble.DB, cfg Config) (*Store, error) {
 	if cfg.compactStep <= 0 {
 		cfg.compactStep = defaultCompactStep
 	}
-	s := &Store{db: db, cfg: cfg}
+	if cfg.filterRebuildMin <= 0 {
+		cfg.filterRebuildMin = defaultFilterRebuildMin
+	}
+	s := &Store{db: db, cfg: cfg, closing: make(chan struct{})}
 	rev, compactRev, finished, format, err := readState(db)
 	if err != nil {
 		return nil, err
@@ -139,7 +152,7 @@ func New(db *pebble.DB, cfg Config) (*Store, error) {
 			return nil, err
 		}
 	}
-	if s.ap.filter, err = loadKeyFilter(db); err != nil {
+	if s.ap.filter, err = loadKeyFilter(db, maphash.MakeSeed(), cfg.filterRebuildMin, nil); err != nil {
 		return nil, err
 	}
 	s.ap.init(rev, compactRev)
@@ -212,6 +225,11 @@ func getMeta(r pebble.Reader, key []byte) (int64, error) {
 // New) and releases the Store's snapshot. Reads must have finished.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.bg.Wait()
+		if s.ap.b != nil { // a batch neither committed nor aborted (a failed test)
+			s.ap.reset()
+		}
 		s.comp.close()
 		s.pubMu.Lock()
 		defer s.pubMu.Unlock()
@@ -259,9 +277,62 @@ type applyState struct {
 	kbuf, vbuf, hbuf, rbuf, obuf, lbuf, fbuf []byte
 	// live reads b for getLive; opened on first use, closed by reset.
 	live *pebble.Iterator
-	// filter holds every key with a live record (and some without).
+	// filter holds every key with a live record (and some without);
+	// rebuild is its rebuild in progress, if any.
 	filter   *keyFilter
+	rebuild  *filterRebuild
 	filtered int // lookups the filter spared (tests)
+}
+
+// filterRebuild is a rebuild of the key filter in progress: a scan of a
+// snapshot taken between two batches. The hashes of the keys added since
+// (the old filter's pending) go into the new filter before it replaces the
+// old one, so that no key with a live record is ever missing from it.
+type filterRebuild struct {
+	hashes []uint64
+	done   chan *keyFilter // nil: the scan failed or was stopped
+}
+
+// maintainFilter runs on the apply goroutine between two batches: it swaps
+// in a finished rebuild of the key filter, or starts one when due.
+func (s *Store) maintainFilter() {
+	a := &s.ap
+	if r := a.rebuild; r != nil {
+		select {
+		case f := <-r.done:
+			a.rebuild, a.filter.pending = nil, nil
+			if f == nil { // try again after as many adds
+				a.filter.rebuildAt = 2 * a.filter.added
+				return
+			}
+			for _, h := range r.hashes {
+				f.addHash(h)
+			}
+			a.filter = f
+		default:
+		}
+		return
+	}
+	if a.filter.added < a.filter.rebuildAt {
+		return
+	}
+	snap := s.db.NewSnapshot()
+	r := &filterRebuild{done: make(chan *keyFilter, 1)}
+	a.rebuild, a.filter.pending = r, &r.hashes
+	seed, rebuildMin := a.filter.seed, s.cfg.filterRebuildMin
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		f, err := loadKeyFilter(snap, seed, rebuildMin, s.closing)
+		_ = snap.Close()
+		if err != nil && !errors.Is(err, errFilterStopped) {
+			s.cfg.Logger.Warn("mvcc: key filter rebuild failed", zap.Error(err))
+		}
+		if s.cfg.afterFilterScan != nil {
+			s.cfg.afterFilterScan()
+		}
+		r.done <- f
+	}()
 }
 
 // liveIterOptions: pebble's Get never consults the bloom filters of L6,
@@ -273,8 +344,10 @@ type applyState struct {
 // filter now skips most such lookups; deleted keys still get them.
 var liveIterOptions = &pebble.IterOptions{UseL6Filters: true}
 
-// getLive reads the live record at live key k in the pending state (b and
-// the db below it). The value is valid until the next getLive or reset.
+// getLive reads the live record at live key k in the pending state: b, over
+// the db as of the batch's first getLive (only the apply goroutine writes live
+// records, so nothing else changes them meanwhile). The value is valid until
+// the next getLive or reset.
 func (a *applyState) getLive(k []byte) (v []byte, found bool, err error) {
 	if a.live == nil {
 		if a.live, err = a.b.NewIter(liveIterOptions); err != nil {
@@ -337,6 +410,7 @@ func (s *Store) Committed(b *pebble.Batch) {
 	if a.compacted || len(a.waiters) > 0 {
 		s.comp.schedule(a.compactRev, a.waiters)
 	}
+	s.maintainFilter()
 	if s.cfg.OnCommit != nil {
 		for _, te := range a.events {
 			s.cfg.OnCommit(te.rev, te.events)

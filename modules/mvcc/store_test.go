@@ -807,7 +807,7 @@ func TestAbsentKeyPutSkipsL6DataBlocks(t *testing.T) {
 		// where it would load a data block of ~32 KiB and its index block
 		// (~650 KB in all without the filters).
 		if h.s.ap.live == nil {
-			t.Fatal("no lookup: the key filter dropped deleted keys")
+			t.Fatal("no lookup of the deleted keys: the key filter dropped them")
 		}
 		if st := h.s.ap.live.Stats().InternalStats; st.BlockBytes > 20*16<<10 {
 			t.Errorf("20 puts of absent keys loaded %d bytes of blocks: L6 data blocks were read", st.BlockBytes)

@@ -635,9 +635,11 @@ func (n *Node) propose(p proposal) {
 	}
 }
 
-// maxProposalBatchBytes bounds the data proposed in one raft message, so that
-// a batch of large proposals stays under raft's uncommitted-size limit
-// (which drops a message whole) for as long as single proposals would.
+// maxProposalBatchBytes bounds the data proposed in one raft message (the
+// proposal that crosses it still goes in). raft refuses a message whole when
+// it would take the uncommitted log past MaxUncommittedEntriesSize (1 GiB):
+// near that limit, a batch's proposals fail together, where some single ones
+// would still have gone in.
 const maxProposalBatchBytes = 64 << 20
 
 func (n *Node) startRead() {

@@ -151,8 +151,19 @@ func TestProposeAppliesOnceInOrder(t *testing.T) {
 	}
 }
 
+// TestConcurrentProposalsShareReadys: concurrent proposals share raft
+// messages, Readys and fsyncs, and each gets its own result, also when more
+// of them wait than one raft message takes (MaxProposalBatch 3).
 func TestConcurrentProposalsShareReadys(t *testing.T) {
-	n, db, app := open(t, t.TempDir(), Config{})
+	for _, batch := range []int{0, 3} {
+		t.Run(fmt.Sprintf("MaxProposalBatch=%d", batch), func(t *testing.T) {
+			testConcurrentProposalsShareReadys(t, Config{MaxProposalBatch: batch})
+		})
+	}
+}
+
+func testConcurrentProposalsShareReadys(t *testing.T, cfg Config) {
+	n, db, app := open(t, t.TempDir(), cfg)
 	defer db.Close()
 	defer n.Stop()
 	const writers, each = 32, 20
@@ -163,7 +174,12 @@ func TestConcurrentProposalsShareReadys(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				propose(t, n, fmt.Sprintf("w%d", w))
+				// The result is this writer's own count: results go to
+				// their proposers.
+				if got := propose(t, n, fmt.Sprintf("w%d", w)); got != uint64(i+1) {
+					t.Errorf("writer %d's proposal %d: result %d", w, i, got)
+					return
+				}
 			}
 		}()
 	}
