@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
@@ -21,11 +23,14 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/hpack"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/cairnkv/cairn/gen/etcdserverpb"
@@ -755,5 +760,77 @@ func TestInterceptorSeam(t *testing.T) {
 	}
 	if strings.Join(connectCalls, ",") != "/etcdserverpb.KV/Range" {
 		t.Errorf("connect interceptors saw %v", connectCalls)
+	}
+}
+
+// TestNoBDPPings: the gRPC port has static receive windows, a stream's
+// large enough for the largest request, so grpc-go sends no BDP PING (nor a
+// WINDOW_UPDATE) in answer to a request's DATA: one write fewer per request.
+func TestNoBDPPings(t *testing.T) {
+	_, addr := startServer(t, server.Services{KV: newFakeKV()}, nil)
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write([]byte(http2.ClientPreface)); err != nil {
+		t.Fatal(err)
+	}
+	fr := http2.NewFramer(conn, conn)
+	if err := fr.WriteSettings(); err != nil {
+		t.Fatal(err)
+	}
+	var hbuf bytes.Buffer
+	enc := hpack.NewEncoder(&hbuf)
+	for _, f := range [][2]string{{":method", "POST"}, {":scheme", "http"}, {":path", "/etcdserverpb.KV/Range"},
+		{":authority", addr}, {"content-type", "application/grpc"}, {"te", "trailers"}} {
+		_ = enc.WriteField(hpack.HeaderField{Name: f[0], Value: f[1]})
+	}
+	if err := fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: hbuf.Bytes(), EndHeaders: true}); err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := proto.Marshal(&etcdserverpb.RangeRequest{Key: []byte("a")})
+	body := binary.BigEndian.AppendUint32([]byte{0}, uint32(len(msg)))
+	if err := fr.WriteData(1, true, append(body, msg...)); err != nil {
+		t.Fatal(err)
+	}
+	wantWindow := uint32(server.DefaultMaxRequestBytes + 512<<10)
+	sawWindow := false
+	for {
+		f, err := fr.ReadFrame()
+		if err != nil {
+			t.Fatalf("before the response's trailers: %v", err)
+		}
+		switch f := f.(type) {
+		case *http2.SettingsFrame:
+			if f.IsAck() {
+				continue
+			}
+			// The port's protocol sniffer sends an empty SETTINGS first
+			// (split.go), then grpc-go its own.
+			if v, ok := f.Value(http2.SettingInitialWindowSize); ok {
+				sawWindow = true
+				if v != wantWindow {
+					t.Errorf("SETTINGS_INITIAL_WINDOW_SIZE = %d, want %d", v, wantWindow)
+				}
+			}
+			_ = fr.WriteSettingsAck()
+		case *http2.PingFrame:
+			if !f.IsAck() {
+				t.Errorf("the server sent a PING (a BDP estimate) during a request")
+			}
+		case *http2.WindowUpdateFrame:
+			if f.StreamID != 0 { // stream 0's raises the connection window once
+				t.Errorf("WINDOW_UPDATE for stream %d after a %d-byte request", f.StreamID, len(body))
+			}
+		case *http2.HeadersFrame:
+			if f.StreamID == 1 && f.StreamEnded() {
+				if !sawWindow {
+					t.Error("no SETTINGS_INITIAL_WINDOW_SIZE from the server")
+				}
+				return
+			}
+		}
 	}
 }
