@@ -103,7 +103,8 @@ type Config struct {
 	// CatchUpEntries is how many applied entries stay in the log for slow
 	// followers (etcd's default 5000). A sole voter keeps none.
 	CatchUpEntries uint64
-	// MaxProposalBatch caps the proposals drained into one Ready (default 4096).
+	// MaxProposalBatch caps the proposals drained into one raft message, and so
+	// into one Ready (default 4096).
 	MaxProposalBatch int
 	// ProposalTimeout bounds how long Propose waits for its entry to apply,
 	// as etcd's request timeout (default 7s: 5s + 2 × election timeout). It
