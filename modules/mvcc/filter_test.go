@@ -122,12 +122,14 @@ func TestKeyFilterRebuild(t *testing.T) {
 		h.del(fmt.Sprintf("a%03d", i), "")
 	}
 	close(release)
-	for i := 0; h.s.ap.filter == old; i++ { // each batch may swap it in
-		if i == 1000 {
-			t.Fatal("the rebuilt filter never replaced the old one")
+	for deadline := time.Now().Add(10 * time.Second); len(h.s.ap.rebuild.done) == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the rebuild never handed its filter over")
 		}
-		h.put("c", "v")
-		time.Sleep(time.Millisecond)
+	}
+	h.put("c", "v") // the batch after the hand-over swaps it in
+	if h.s.ap.filter == old {
+		t.Fatal("the rebuilt filter did not replace the old one")
 	}
 	if f := h.s.ap.filter; f.added > 1000 || f.pending != nil || h.s.ap.rebuild != nil {
 		t.Fatalf("after the swap: %d added, pending %v, rebuild %v", f.added, f.pending != nil, h.s.ap.rebuild)
