@@ -41,8 +41,8 @@
 //
 // Nothing keeps all keys in memory: pebble (block cache, bloom filters) is the
 // index. The apply side keeps only a bloom filter of the keys that had a live
-// record since open (~4 bytes a key, built by a scan of the live keyspace at
-// open and rebuilt in the background as keys churn), so that a put of a new
+// record since open (~4 bytes a key, built by a scan of the live keyspace in
+// the background at open and again as keys churn), so that a put of a new
 // key, or a txn's compare on one, skips the lookup of the key. Every writer of
 // live records must add to it (only put writes them).
 // Integers are big-endian; uvarint is encoding/binary's.

@@ -9,7 +9,8 @@ import (
 )
 
 // keyFilter is a bloom filter of every key that had a live record since the
-// Store opened: the live keys at open and each key put since. A put of a key
+// Store opened: the live keys at open (scanned in the background; until the
+// scan is in, the filter holds every key) and each key put since. A put of a key
 // the filter does not hold, the common case, skips the lookup of its
 // previous version (memtable and sstable seeks: ~10% of server CPU under 100
 // clients' puts of new keys), and so does a txn's compare on such a key
@@ -34,6 +35,8 @@ type keyFilter struct {
 	added, rebuildAt int
 	// pending, during a rebuild, receives the hash of every key added.
 	pending *[]uint64
+	// all: the filter holds every key (the Store's until its first build).
+	all bool
 }
 
 type filterPart struct {
@@ -64,16 +67,19 @@ func (f *keyFilter) add(key []byte) { f.addHash(f.hash(key)) }
 // addHash adds the key of hash h. The probe sequence steps by h's halves
 // swapped, made odd so that it visits distinct bits.
 func (f *keyFilter) addHash(h uint64) {
+	f.added++
+	if f.pending != nil {
+		*f.pending = append(*f.pending, h)
+	}
+	if f.all {
+		return
+	}
 	p := &f.parts[len(f.parts)-1]
 	if p.n == p.limit {
 		f.grow(2 * p.limit)
 		p = &f.parts[len(f.parts)-1]
 	}
 	p.n++
-	f.added++
-	if f.pending != nil {
-		*f.pending = append(*f.pending, h)
-	}
 	step := bits.RotateLeft64(h, 32) | 1
 	for range filterProbes {
 		b := h & p.mask
@@ -84,6 +90,9 @@ func (f *keyFilter) addHash(h uint64) {
 
 // mayContain reports false only for a key never added.
 func (f *keyFilter) mayContain(key []byte) bool {
+	if f.all {
+		return true
+	}
 	h0 := f.hash(key)
 	step := bits.RotateLeft64(h0, 32) | 1
 parts:

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -100,47 +101,84 @@ func TestKeyFilterSkipsLookups(t *testing.T) {
 	}
 }
 
-// TestKeyFilterRebuild: once enough keys were added, the filter is rebuilt
-// from the live keys in the background, and keys put while the rebuild
-// scanned are in the new filter too: a put of any live key finds it.
+// TestKeyFilterRebuild: the filter is built in the background at open (until
+// then it holds every key), and rebuilt once enough keys were added; keys put
+// while a build scanned are in the new filter too, so a put of any live key
+// finds it.
 func TestKeyFilterRebuild(t *testing.T) {
+	h := newHarnessCfg(t, Config{filterRebuildMin: 100})
+	for i := range 50 {
+		h.put(fmt.Sprintf("o%03d", i), "v")
+	}
 	scanned, release := make(chan struct{}), make(chan struct{})
+	var releaseOnce sync.Once
+	releaseBuild := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(releaseBuild) // before the harness's Close, which waits for it
 	var first atomic.Bool
-	h := newHarnessCfg(t, Config{filterRebuildMin: 100, afterFilterScan: func() {
-		if first.CompareAndSwap(false, true) { // hold the first rebuild
+	h.cfg.afterFilterScan = func() {
+		if first.CompareAndSwap(false, true) { // hold the build at open
 			scanned <- struct{}{}
 			<-release
 		}
-	}})
-	old := h.s.ap.filter
-	for i := range 150 { // the 100th starts a rebuild
-		h.put(fmt.Sprintf("a%03d", i), "v")
 	}
+	h.reopen()
 	<-scanned
-	for i := range 50 { // while it is held: into the new filter as well
+	if !h.s.ap.filter.all {
+		t.Fatal("before its first build, the filter does not hold every key")
+	}
+	if resp := h.putReq(&pb.PutRequest{Key: []byte("o000"), Value: []byte("w"), PrevKv: true}); resp.PrevKv == nil {
+		t.Fatal("a put before the first build missed its key's previous version")
+	}
+	for i := range 50 { // while the build is held: into its filter as well
 		h.put(fmt.Sprintf("b%03d", i), "v")
-		h.del(fmt.Sprintf("a%03d", i), "")
 	}
-	close(release)
-	for deadline := time.Now().Add(10 * time.Second); len(h.s.ap.rebuild.done) == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the rebuild never handed its filter over")
+	// awaitSwap waits until a filter other than old is in: the batch after
+	// a build hands its filter over swaps it in.
+	awaitSwap := func(what string, old *keyFilter) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); h.s.ap.filter == old; {
+			if r := h.s.ap.rebuild; r != nil && len(r.done) > 0 {
+				h.put("c", "v")
+				continue
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no filter handed over", what)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if f := h.s.ap.filter; f.all || f.pending != nil || h.s.ap.rebuild != nil {
+			t.Fatalf("%s: all %v, pending %v, rebuild %v after the swap", what, f.all, f.pending != nil, h.s.ap.rebuild != nil)
 		}
 	}
-	h.put("c", "v") // the batch after the hand-over swaps it in
-	if h.s.ap.filter == old {
-		t.Fatal("the rebuilt filter did not replace the old one")
-	}
-	if f := h.s.ap.filter; f.added > 1000 || f.pending != nil || h.s.ap.rebuild != nil {
-		t.Fatalf("after the swap: %d added, pending %v, rebuild %v", f.added, f.pending != nil, h.s.ap.rebuild)
-	}
-	for _, k := range []string{"a050", "a149", "b000", "b049", "c"} {
-		if !h.s.ap.filter.mayContain([]byte(k)) {
-			t.Errorf("live key %s missing from the rebuilt filter", k)
+	h.put("c", "v")
+	old := h.s.ap.filter
+	releaseBuild()
+	awaitSwap("the build at open", old)
+	check := func(keys ...string) {
+		t.Helper()
+		for _, k := range keys {
+			if !h.s.ap.filter.mayContain([]byte(k)) {
+				t.Errorf("live key %s missing from the filter", k)
+			}
+			if resp := h.putReq(&pb.PutRequest{Key: []byte(k), Value: []byte("w"), PrevKv: true}); resp.PrevKv == nil {
+				t.Errorf("put of live key %s found no previous version", k)
+			}
 		}
-		resp := h.putReq(&pb.PutRequest{Key: []byte(k), Value: []byte("w"), PrevKv: true})
-		if resp.PrevKv == nil {
-			t.Errorf("put of live key %s after the rebuild found no previous version", k)
+	}
+	check("o001", "o049", "b000", "b049", "c")
+	// 200 more keys make a rebuild due (at 2 × 101 added, the keys it was
+	// built with); the puts go on while it scans.
+	old = h.s.ap.filter
+	for i := range 200 {
+		h.put(fmt.Sprintf("d%03d", i), "v")
+		if h.s.ap.rebuild != nil || h.s.ap.filter != old {
+			break
 		}
 	}
+	if h.s.ap.rebuild == nil && h.s.ap.filter == old {
+		t.Fatal("no rebuild after 200 added keys")
+	}
+	h.put("e", "v")
+	awaitSwap("the rebuild", old)
+	check("o002", "b001", "d000", "e")
 }

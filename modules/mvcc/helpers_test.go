@@ -66,7 +66,22 @@ func (h *harness) open() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	if cfg.afterFilterScan == nil {
+		s.awaitFilter() // so that tests see the lookups a filter spares
+	}
 	h.db, h.s = db, s
+}
+
+// awaitFilter waits for the key filter's build in progress, if any, and
+// swaps it in as the next batch would. The caller is the apply side.
+func (s *Store) awaitFilter() {
+	r := s.ap.rebuild
+	if r == nil {
+		return
+	}
+	f := <-r.done
+	r.done <- f
+	s.maintainFilter()
 }
 
 func (h *harness) close() {
