@@ -201,12 +201,10 @@ func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 		found bool
 		err   error
 	)
-	if a.filter.mayContain(key) {
+	if !a.absent(key) {
 		if v, found, err = a.getLive(a.kbuf); err != nil {
 			return nil, err
 		}
-	} else {
-		a.filtered++
 	}
 	var (
 		old     record

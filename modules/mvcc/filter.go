@@ -10,8 +10,8 @@ import (
 
 // keyFilter is a bloom filter of every key that had a live record since the
 // Store opened: the live keys at open (scanned in the background; until the
-// scan is in, the filter holds every key) and each key put since. A put of a key
-// the filter does not hold, the common case, skips the lookup of its
+// scan is in, the filter holds every key) and each key put since. A put of a
+// key the filter does not hold, the common case, skips the lookup of its
 // previous version (memtable and sstable seeks: ~10% of server CPU under 100
 // clients' puts of new keys), and so does a txn's compare on such a key
 // (Kubernetes' creates compare mod_revision with 0). Deleted keys stay in the

@@ -286,6 +286,16 @@ type applyState struct {
 	filtered int // lookups the filter spared (tests)
 }
 
+// absent reports whether the key filter rules key out, so that it needs no
+// lookup (and counts the lookup spared).
+func (a *applyState) absent(key []byte) bool {
+	if a.filter.mayContain(key) {
+		return false
+	}
+	a.filtered++
+	return true
+}
+
 // filterRebuild is a rebuild of the key filter in progress: a scan of a
 // snapshot taken between two batches. The hashes of the keys added since
 // (the old filter's pending) go into the new filter before it replaces the

@@ -105,13 +105,7 @@ type txnRunner struct {
 }
 
 // absent reports whether the apply side's key filter rules key out.
-func (x *txnRunner) absent(key []byte) bool {
-	if x.a == nil || x.a.filter.mayContain(key) {
-		return false
-	}
-	x.a.filtered++
-	return true
-}
+func (x *txnRunner) absent(key []byte) bool { return x.a != nil && x.a.absent(key) }
 
 func (x *txnRunner) curRev() int64 {
 	if x.w != nil {
