@@ -3,7 +3,8 @@
 // committed entries in log order, and answers linearizable reads.
 //
 // One goroutine, the raft loop, owns the RawNode. It drains proposals in bulk
-// (every proposal waiting in the channel joins the same Ready), writes each
+// (every proposal waiting in the channel joins the same raft message, and so
+// the same Ready), writes each
 // Ready's entries and HardState in one synced pebble batch (group commit: one
 // fdatasync for all concurrent writers), and hands committed entries to the
 // apply loop. The apply loop applies the committed entries of one or more
