@@ -196,15 +196,9 @@ func (t *wtxn) put(r *pb.PutRequest) (*pb.PutResponse, error) {
 	a := t.a
 	key := r.Key
 	a.kbuf = appendLiveKey(a.kbuf[:0], key)
-	var (
-		v     []byte
-		found bool
-		err   error
-	)
-	if !a.absent(key) {
-		if v, found, err = a.getLive(a.kbuf); err != nil {
-			return nil, err
-		}
+	v, found, err := a.getLive(key, a.kbuf)
+	if err != nil {
+		return nil, err
 	}
 	var (
 		old     record

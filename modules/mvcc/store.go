@@ -356,11 +356,15 @@ func (s *Store) maintainFilter() {
 // filter now skips most such lookups; deleted keys still get them.
 var liveIterOptions = &pebble.IterOptions{UseL6Filters: true}
 
-// getLive reads the live record at live key k in the pending state: b, over
-// the db as of the batch's first getLive (only the apply goroutine writes live
-// records, so nothing else changes them meanwhile). The value is valid until
-// the next getLive or reset.
-func (a *applyState) getLive(k []byte) (v []byte, found bool, err error) {
+// getLive reads key's live record, at live key k, in the pending state: b,
+// over the db as of the batch's first lookup (only the apply goroutine writes
+// live records, so nothing else changes them meanwhile). A key the key filter
+// rules out is not looked up. The value is valid until the next getLive or
+// reset.
+func (a *applyState) getLive(key, k []byte) (v []byte, found bool, err error) {
+	if a.absent(key) {
+		return nil, false, nil
+	}
 	if a.live == nil {
 		if a.live, err = a.b.NewIter(liveIterOptions); err != nil {
 			return nil, false, err

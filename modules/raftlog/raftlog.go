@@ -4,10 +4,9 @@
 //
 // One goroutine, the raft loop, owns the RawNode. It drains proposals in bulk
 // (every proposal waiting in the channel joins the same raft message, and so
-// the same Ready), writes each
-// Ready's entries and HardState in one synced pebble batch (group commit: one
-// fdatasync for all concurrent writers), and hands committed entries to the
-// apply loop. The apply loop applies the committed entries of one or more
+// the same Ready), writes each Ready's entries and HardState in one synced
+// pebble batch (group commit: one fdatasync for all concurrent writers), and
+// hands committed entries to the apply loop. The apply loop applies the committed entries of one or more
 // Readys in one unsynced, indexed pebble batch that also records the applied
 // index, then wakes the proposers. Applying entries N overlaps with the sync of
 // entries N+1. The unsynced apply batch needs no fsync of its own: pebble has
