@@ -23,7 +23,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -31,7 +30,6 @@ import (
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
 
 	"github.com/cairnkv/cairn/gen/etcdserverpb"
@@ -56,8 +54,8 @@ const (
 	// Config.EtcdVersion is empty.
 	DefaultEtcdVersion = "3.6.0"
 
-	// versionHeader is set on every HTTP response and as the header
-	// metadata of gRPC streams.
+	// versionHeader is set on every HTTP response (Connect, gRPC-Web,
+	// /version, /metrics, ...), not on grpc-go's.
 	versionHeader = "X-Cairn-Version"
 	// readHeaderTimeout bounds HTTP/1.1 request header reads only; net/http
 	// clears it for h2c connections, and it never applies to bodies, so it
@@ -128,7 +126,6 @@ type Server struct {
 	grpc      *grpc.Server
 	healthSrv *grpcHealth
 	http      *http.Server
-	headerMD  metadata.MD
 	headerVal []string // X-Cairn-Version value, len == cap so appends copy
 
 	specs []listenSpec
@@ -194,7 +191,6 @@ func New(cfg Config, log *zap.Logger, svc Services, health HealthFunc) (*Server,
 	s := &Server{
 		cfg:       cfg,
 		log:       log,
-		headerMD:  metadata.Pairs(strings.ToLower(versionHeader), cfg.Version),
 		headerVal: []string{cfg.Version},
 		specs:     specs,
 		sniffing:  make(map[net.Conn]struct{}),
