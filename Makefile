@@ -9,7 +9,7 @@ BIN := bin/cairn
 TEST_TIMEOUT ?= 12m
 
 
-.PHONY: all build run etcdctl test test-unit test-e2e test-bench generate check-generated lint bench clean
+.PHONY: all build run etcdctl test test-unit test-e2e test-bench generate check-generated lint bench bench-floor clean
 
 all: build
 
@@ -62,6 +62,16 @@ test-bench:
 # tables and writes docs/bench/results.{md,svg,json}. Run it on an idle machine.
 bench:
 	$(GO) -C tools/bench run . compare --out docs/bench $(ARGS)
+
+# The transport floor (tools/floor) in Cairn's place, against etcd, for the
+# workloads it serves: the most any server on grpc-go reaches here
+# (docs/benchmarks.md). Its report calls the floor "Cairn".
+FLOOR_OUT ?= /tmp/cairn-floor
+bench-floor:
+	$(GO) build -o bin/floor ./tools/floor
+	$(GO) -C tools/bench run . compare --cairn-bin $(CURDIR)/bin/floor --memory=false \
+		--workloads put-1,put-100,range-1-linearizable,range-1-serializable,lease-keepalive,lease-keepalive-stream \
+		--out $(FLOOR_OUT) $(ARGS)
 
 clean:
 	rm -rf bin
