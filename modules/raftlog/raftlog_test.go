@@ -740,42 +740,49 @@ func TestProposalsTimeOut(t *testing.T) {
 	}
 }
 
-// A batch of proposals that raft refuses for want of a leader fails every
-// proposal in it, not only the first.
+// A batch of proposals refused for want of a leader fails every proposal in
+// it, not only the first: whether the node knows of no leader (raft is not
+// asked) or raft drops the message (a follower that has none).
 func TestProposalBatchWithoutLeaderFailsEveryProposal(t *testing.T) {
-	n, db, _ := newNode(t, t.TempDir(), Config{MaxProposalBatch: 8})
-	defer db.Close()
-	// Not started: no election has run, so there is no leader, and propose
-	// runs here as the raft loop would run it.
-	if n.leader.Load() != raft.None {
-		t.Fatalf("leader %x before start", n.leader.Load())
-	}
-	const batch = 5
-	chs := make([]chan any, batch)
-	for i := range chs {
-		chs[i] = make(chan any, 1)
-		n.waitMu.Lock()
-		n.waiters[uint64(i+1)] = waiter{ch: chs[i], tick: n.ticks.Load()}
-		n.waitMu.Unlock()
-		if i > 0 {
-			n.propc <- proposal{id: uint64(i + 1), data: []byte{byte(i)}}
-		}
-	}
-	n.propose(proposal{id: 1, data: []byte{0}})
-	for i, ch := range chs {
-		select {
-		case r := <-ch:
-			if r != ErrNoLeader {
-				t.Errorf("proposal %d: got %v, want ErrNoLeader", i+1, r)
+	for _, tc := range []struct {
+		name   string
+		leader uint64 // what the node believes; raft itself has none
+	}{{"no leader known", raft.None}, {"raft drops it", 0x999}} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, db, _ := newNode(t, t.TempDir(), Config{MaxProposalBatch: 8})
+			defer db.Close()
+			// Not started: no election has run, and propose runs here as the
+			// raft loop would run it.
+			n.leader.Store(tc.leader)
+			const batch = 5
+			chs := make([]chan any, batch)
+			for i := range chs {
+				chs[i] = make(chan any, 1)
+				n.waitMu.Lock()
+				n.waiters[uint64(i+1)] = waiter{ch: chs[i], tick: n.ticks.Load()}
+				n.waitMu.Unlock()
+				if i > 0 {
+					n.propc <- proposal{id: uint64(i + 1), data: []byte{byte(i)}}
+				}
 			}
-		default:
-			t.Errorf("proposal %d of the batch got no answer", i+1)
-		}
-	}
-	if len(n.propc) != 0 {
-		t.Errorf("%d proposals left queued, want the batch to take them all", len(n.propc))
-	}
-	if last, _ := n.storage.LastIndex(); last != 0 {
-		t.Errorf("raft's log reached index %d without a leader", last)
+			failed := testutil.ToFloat64(proposalsFailed)
+			n.propose(proposal{id: 1, data: []byte{0}})
+			for i, ch := range chs {
+				select {
+				case r := <-ch:
+					if r != ErrNoLeader {
+						t.Errorf("proposal %d: got %v, want ErrNoLeader", i+1, r)
+					}
+				default:
+					t.Errorf("proposal %d of the batch got no answer", i+1)
+				}
+			}
+			if len(n.propc) != 0 {
+				t.Errorf("%d proposals left queued, want the batch to take them all", len(n.propc))
+			}
+			if d := testutil.ToFloat64(proposalsFailed) - failed; d != batch {
+				t.Errorf("proposals failed counted %v more, want %d", d, batch)
+			}
+		})
 	}
 }

@@ -12,8 +12,9 @@ import (
 	"github.com/cairnkv/cairn/modules/rpcerr"
 )
 
-// Cairn's built-in interceptors, one per transport and kind, kept to a header,
-// a few counter increments and error mapping on failure. Config.Interceptors
+// Cairn's built-in interceptors, one per transport and kind, kept to a few
+// counter increments and error mapping on failure (the HTTP middleware sets
+// the version header of Connect and gRPC-Web responses). Config.Interceptors
 // run after them.
 
 // unaryInterceptor is the outermost grpc-go unary interceptor.

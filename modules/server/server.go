@@ -101,8 +101,8 @@ type Config struct {
 	// --enable-pprof).
 	EnablePprof bool
 	// Interceptors are code, not flags: the seam for auth, require-leader and
-	// logging. They run after Cairn's built-in ones (header, metrics, error
-	// mapping), in order.
+	// logging. They run after Cairn's built-in ones (metrics, error mapping),
+	// in order.
 	Interceptors Interceptors
 }
 

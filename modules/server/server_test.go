@@ -52,7 +52,8 @@ func TestUnaryEveryProtocolOnePort(t *testing.T) {
 			t.Errorf("served by %q, want grpc-go", got)
 		}
 		// gRPC calls carry no version header (it costs an allocation per
-		// call; streams neither, TestStreams); HTTP responses do (below).
+		// call; streams neither, TestServerStreamBothTransports); HTTP
+		// responses do (below).
 		if got := hdr.Get("x-cairn-version"); len(got) != 0 {
 			t.Errorf("x-cairn-version metadata = %q on a unary gRPC call", got)
 		}

@@ -15,18 +15,24 @@
 //
 // What it does per request, and nothing more:
 //
-//   - Put appends the key and value to one log file and answers after an
-//     fdatasync that covers them. Puts that arrive while a sync runs share the
-//     next one (group commit), so one client pays one write and one fdatasync
-//     per put, as the fsync probe measures. Every acknowledged put is in the
-//     file, and in a map that Range reads.
-//   - Range answers the one key asked for from that map (no prefix, no
-//     limit, no revisions); serializable or not makes no difference.
-//   - LeaseGrant, LeaseRevoke and LeaseKeepAlive keep each lease's TTL in a
-//     map; a keep-alive of an unknown lease answers TTL 0, as etcd does.
+//   - Put appends the key and value to one log file, preallocated as Cairn's
+//     WAL and the fsync probe's file are (an fdatasync then writes data, not
+//     the file's size), and answers after an fdatasync that covers them.
+//     Puts that arrive while a sync runs share the next one (group commit),
+//     so one client pays one write and one fdatasync per put, as the fsync
+//     probe measures. After the sync the log's goroutine applies the batch,
+//     in log order, to a map that Range reads, and counts a revision per put.
+//     A failed write or sync fails that put and every later one.
+//   - Range answers the one key asked for from that map (a range_end is
+//     Unimplemented; limits and revisions are ignored); serializable or not
+//     makes no difference.
+//   - LeaseGrant, LeaseRevoke and LeaseKeepAlive keep each lease's TTL in
+//     memory only; a keep-alive of an unknown lease answers TTL 0, as etcd
+//     does.
 //
 // Everything else is Unimplemented. It is no key-value store: no raft, no
-// MVCC, no watch, no expiry, no recovery (the log is never read).
+// MVCC, no watch, no expiry, no recovery (the log is never read), and no
+// interceptors (Cairn's count requests and map errors).
 package main
 
 import (
@@ -48,6 +54,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/cairnkv/cairn/gen/etcdserverpb"
 	"github.com/cairnkv/cairn/gen/mvccpb"
@@ -102,21 +110,23 @@ func main() {
 
 // floorServer is the floor's gRPC server and state.
 type floorServer struct {
-	grpc *grpc.Server
-	log  *groupLog
-	kv   *kvService
+	grpc     *grpc.Server
+	log      *groupLog
+	kv       *kvService
+	stopOnce sync.Once
 }
 
 func newServer(dir string) (*floorServer, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "floor.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(filepath.Join(dir, "floor.log"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	log := newGroupLog(f)
-	kv := &kvService{log: log, vals: make(map[string][]byte)}
+	kv := &kvService{vals: make(map[string][]byte)}
+	log := newGroupLog(f, kv.applyBatch)
+	kv.log = log
 	// grpc-go as modules/server configures it for Cairn's client port.
 	maxRecv := server.DefaultMaxRequestBytes + 512*1024 // plus etcd's allowance for gRPC framing
 	g := grpc.NewServer(
@@ -124,6 +134,8 @@ func newServer(dir string) (*floorServer, error) {
 		grpc.NumStreamWorkers(server.DefaultNumStreamWorkers),
 		grpc.InitialWindowSize(int32(maxRecv)),
 		grpc.InitialConnWindowSize(16<<20),
+		// Stop waits for handlers, so none appends to a closed log.
+		grpc.WaitForHandlers(true),
 	)
 	etcdserverpb.RegisterKVServer(g, kv)
 	etcdserverpb.RegisterLeaseServer(g, &leaseService{})
@@ -134,8 +146,10 @@ func (s *floorServer) serve(l net.Listener) error { return s.grpc.Serve(l) }
 
 // stop stops serving, then closes the log once no handler runs.
 func (s *floorServer) stop() {
-	s.grpc.Stop()
-	s.log.close()
+	s.stopOnce.Do(func() {
+		s.grpc.Stop()
+		s.log.close()
+	})
 }
 
 // header is every response's header: the floor has one member and counts
@@ -146,30 +160,41 @@ func header(rev int64) *etcdserverpb.ResponseHeader {
 
 // groupLog appends records to a file and syncs them: a record is acknowledged
 // after an fdatasync that covers it, and the records that arrive during a sync
-// share the next one.
+// share the next one. After the sync it hands the batch, in log order, to
+// apply.
 type groupLog struct {
 	f     *os.File
-	sync  func() error // fdatasync of f; tests hold it
-	syncs atomic.Int64 // syncs done
+	apply func(recs []*record) // a synced batch, in log order
+	sync  func() error         // fdatasync of f; tests hold it
+	syncs atomic.Int64         // syncs done
 	in    chan *record
 	done  chan struct{}
+
+	// Owned by run.
+	off, allocated int64
+	err            error // sticky: the first failed write or sync
 }
 
 type record struct {
-	data []byte
-	err  chan error
+	key, value []byte
+	rev        int64 // set by apply
+	err        chan error
 }
 
-func newGroupLog(f *os.File) *groupLog {
-	l := &groupLog{f: f, in: make(chan *record, 1024), done: make(chan struct{})}
+// preallocBytes is how far ahead of the write offset the log is allocated
+// (tests lower it).
+var preallocBytes int64 = 64 << 20
+
+func newGroupLog(f *os.File, apply func([]*record)) *groupLog {
+	l := &groupLog{f: f, apply: apply, in: make(chan *record, 1024), done: make(chan struct{})}
 	l.sync = func() error { return unix.Fdatasync(int(f.Fd())) }
 	go l.run()
 	return l
 }
 
-// append writes data to the log and returns once it is synced.
-func (l *groupLog) append(data []byte) error {
-	r := &record{data: data, err: make(chan error, 1)}
+// append logs key and value and returns once they are synced and applied.
+func (l *groupLog) append(r *record) error {
+	r.err = make(chan error, 1)
 	l.in <- r
 	return <-r.err
 }
@@ -194,18 +219,39 @@ func (l *groupLog) run() {
 		}
 		buf = buf[:0]
 		for _, r := range batch {
-			buf = append(buf, r.data...)
+			buf = binary.AppendUvarint(buf, uint64(len(r.key)))
+			buf = append(buf, r.key...)
+			buf = binary.AppendUvarint(buf, uint64(len(r.value)))
+			buf = append(buf, r.value...)
 		}
-		_, err := l.f.Write(buf)
-		if err == nil {
-			err = l.sync()
-			l.syncs.Add(1)
+		if l.err == nil {
+			l.err = l.write(buf)
+		}
+		if l.err == nil {
+			l.apply(batch)
 		}
 		for _, r := range batch {
-			r.err <- err
+			r.err <- l.err
 		}
 		clear(batch)
 	}
+}
+
+// write writes buf at the end of the log, allocating ahead first, and syncs.
+func (l *groupLog) write(buf []byte) error {
+	if end := l.off + int64(len(buf)); end > l.allocated {
+		n := max(preallocBytes, end-l.allocated)
+		if err := unix.Fallocate(int(l.f.Fd()), 0, l.allocated, n); err != nil {
+			return err
+		}
+		l.allocated += n
+	}
+	if _, err := l.f.WriteAt(buf, l.off); err != nil {
+		return err
+	}
+	l.off += int64(len(buf))
+	l.syncs.Add(1)
+	return l.sync()
 }
 
 // close stops the log after the records already handed to it; no append may
@@ -219,33 +265,41 @@ func (l *groupLog) close() {
 type kvService struct {
 	etcdserverpb.UnimplementedKVServer
 	log  *groupLog
-	rev  atomic.Int64
 	mu   sync.RWMutex
+	rev  int64
 	vals map[string][]byte
 }
 
-// Put logs the key and value (uvarint lengths, then the bytes), syncs, and
-// only then makes the value visible to Range and answers.
+// Put logs the key and value and answers once they are synced and applied.
 func (s *kvService) Put(_ context.Context, r *etcdserverpb.PutRequest) (*etcdserverpb.PutResponse, error) {
-	data := make([]byte, 0, 2*binary.MaxVarintLen64+len(r.Key)+len(r.Value))
-	data = binary.AppendUvarint(data, uint64(len(r.Key)))
-	data = append(data, r.Key...)
-	data = binary.AppendUvarint(data, uint64(len(r.Value)))
-	data = append(data, r.Value...)
-	if err := s.log.append(data); err != nil {
+	rec := &record{key: r.Key, value: r.Value}
+	if err := s.log.append(rec); err != nil {
 		return nil, err
 	}
+	return &etcdserverpb.PutResponse{Header: header(rec.rev)}, nil
+}
+
+// applyBatch applies a synced batch in log order (the log's goroutine calls
+// it): each put takes the next revision.
+func (s *kvService) applyBatch(recs []*record) {
 	s.mu.Lock()
-	s.vals[string(r.Key)] = r.Value
+	for _, r := range recs {
+		s.rev++
+		r.rev = s.rev
+		s.vals[string(r.key)] = r.value
+	}
 	s.mu.Unlock()
-	return &etcdserverpb.PutResponse{Header: header(s.rev.Add(1))}, nil
 }
 
 func (s *kvService) Range(_ context.Context, r *etcdserverpb.RangeRequest) (*etcdserverpb.RangeResponse, error) {
+	if len(r.RangeEnd) > 0 {
+		return nil, status.Error(codes.Unimplemented, "floor: only single-key ranges")
+	}
 	s.mu.RLock()
 	v, ok := s.vals[string(r.Key)]
+	rev := s.rev
 	s.mu.RUnlock()
-	resp := &etcdserverpb.RangeResponse{Header: header(s.rev.Load())}
+	resp := &etcdserverpb.RangeResponse{Header: header(rev)}
 	if ok {
 		resp.Kvs = []*mvccpb.KeyValue{{Key: r.Key, Value: v, Version: 1}}
 		resp.Count = 1

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +19,11 @@ import (
 
 	"github.com/cairnkv/cairn/gen/etcdserverpb"
 )
+
+func TestMain(m *testing.M) {
+	preallocBytes = 64 << 10 // the tests read the whole file after each put
+	os.Exit(m.Run())
+}
 
 func startFloor(t *testing.T) (*floorServer, *grpc.ClientConn, string) {
 	t.Helper()
@@ -39,15 +46,16 @@ func startFloor(t *testing.T) (*floorServer, *grpc.ClientConn, string) {
 	return s, cc, filepath.Join(dir, "floor.log")
 }
 
-// readLog decodes the log file's records into a map. A record cut short at
-// the end is an error, unless a write may be under way (partial).
+// readLog decodes the log file's records into a map, up to the zeroed,
+// preallocated tail (the tests' keys are never empty). A record cut short is
+// an error, unless a write may be under way (partial).
 func readLog(path string, partial bool) (map[string]string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	m := map[string]string{}
-	for len(b) > 0 {
+	for len(b) > 0 && b[0] != 0 {
 		var kv [2][]byte
 		for i := range kv {
 			n, w := binary.Uvarint(b)
@@ -119,27 +127,35 @@ func TestPutIsLoggedBeforeAck(t *testing.T) {
 	}
 }
 
-// Appends that arrive during a sync share the next one.
+// A put is acknowledged only after its sync, and the puts that arrive during
+// a sync share the next one.
 func TestGroupCommit(t *testing.T) {
 	s, _, path := startFloor(t)
 	l := s.log
 	release := make(chan struct{})
-	held := make(chan struct{}, 1)
+	var released sync.Once
+	unhold := func() { released.Do(func() { close(release) }) }
+	defer unhold() // before the server's cleanup, which waits for the sync
+	held := make(chan struct{})
+	var first sync.Once
 	sync0 := l.sync
 	l.sync = func() error {
-		select {
-		case held <- struct{}{}:
-			<-release // only the first sync waits
-		default:
-		}
+		first.Do(func() {
+			close(held)
+			<-release
+		})
 		return sync0()
 	}
 	const n = 64
 	var wg sync.WaitGroup
-	wg.Go(func() { _ = l.append([]byte{1, 'a', 1, 'b'}) })
-	<-held // the first append is syncing
-	for range n - 1 {
-		wg.Go(func() { _ = l.append([]byte{1, 'c', 1, 'd'}) })
+	acked := make(chan struct{})
+	wg.Go(func() {
+		_ = l.append(&record{key: []byte("a"), value: []byte("b")})
+		close(acked)
+	})
+	<-held // the first put is written, its sync under way
+	for i := range n - 1 {
+		wg.Go(func() { _ = l.append(&record{key: fmt.Appendf(nil, "c%02d", i), value: []byte("d")}) })
 	}
 	for deadline := time.Now().Add(10 * time.Second); len(l.in) < n-1; {
 		if time.Now().After(deadline) {
@@ -147,14 +163,96 @@ func TestGroupCommit(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	close(release)
+	select {
+	case <-acked:
+		t.Fatal("a put was acknowledged before its sync returned")
+	default:
+	}
+	unhold()
 	wg.Wait()
 	if got := l.syncs.Load(); got != 2 {
 		t.Errorf("%d appends took %d syncs, want 2 (one, then the rest together)", n, got)
 	}
-	if m := mustReadLog(t, path); len(m) != 2 || m["a"] != "b" || m["c"] != "d" {
-		t.Errorf("log = %v", m)
+	if m := mustReadLog(t, path); len(m) != n || m["a"] != "b" || m["c07"] != "d" {
+		t.Errorf("log holds %d keys (a=%q c07=%q), want %d", len(m), m["a"], m["c07"], n)
 	}
+	if s.kv.rev != n || string(s.kv.vals["a"]) != "b" {
+		t.Errorf("after %d puts: revision %d, a=%q", n, s.kv.rev, s.kv.vals["a"])
+	}
+}
+
+// The puts of one batch apply in log order: the later put of a key wins, and
+// revisions follow the log.
+func TestBatchAppliesInLogOrder(t *testing.T) {
+	s, _, _ := startFloor(t)
+	recs := []*record{{key: []byte("k"), value: []byte("1")}, {key: []byte("x"), value: []byte("x")}, {key: []byte("k"), value: []byte("2")}}
+	s.kv.applyBatch(recs)
+	if got := string(s.kv.vals["k"]); got != "2" {
+		t.Errorf("k = %q after puts of 1 then 2", got)
+	}
+	for i, r := range recs {
+		if r.rev != int64(i+1) {
+			t.Errorf("put %d got revision %d", i, r.rev)
+		}
+	}
+}
+
+// A failed sync fails its put and every later one: nothing is acknowledged
+// after the log may have lost a write.
+func TestFailedSyncFailsLaterPuts(t *testing.T) {
+	s, _, _ := startFloor(t)
+	l := s.log
+	errSync := errors.New("injected sync failure")
+	l.sync = func() error { return errSync }
+	if err := l.append(&record{key: []byte("a"), value: []byte("1")}); !errors.Is(err, errSync) {
+		t.Fatalf("put during a failed sync: %v", err)
+	}
+	l.sync = func() error { return nil } // the disk "recovers": too late
+	if err := l.append(&record{key: []byte("b"), value: []byte("2")}); !errors.Is(err, errSync) {
+		t.Fatalf("put after a failed sync: %v", err)
+	}
+	if len(s.kv.vals) != 0 {
+		t.Errorf("failed puts reached the map: %v", s.kv.vals)
+	}
+}
+
+// Stopping under load neither panics nor hangs: handlers finish before the
+// log closes.
+func TestStopUnderLoad(t *testing.T) {
+	s, cc, _ := startFloor(t)
+	kv := etcdserverpb.NewKVClient(cc)
+	var wg sync.WaitGroup
+	var acked atomic.Int64
+	for c := range 32 {
+		wg.Go(func() {
+			for i := 0; i < 10_000; i++ {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				_, err := kv.Put(ctx, &etcdserverpb.PutRequest{Key: fmt.Appendf(nil, "k%d-%d", c, i), Value: []byte("v")})
+				cancel()
+				if err != nil {
+					return
+				}
+				acked.Add(1)
+			}
+		})
+	}
+	for deadline := time.Now().Add(10 * time.Second); acked.Load() < 100; {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d puts acknowledged", acked.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	stopped := make(chan struct{})
+	go func() {
+		s.stop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+	case <-time.After(20 * time.Second):
+		t.Fatal("stop under load did not return")
+	}
+	wg.Wait()
 }
 
 func TestLeases(t *testing.T) {
