@@ -166,7 +166,7 @@ type groupLog struct {
 	f     *os.File
 	apply func(recs []*record) // a synced batch, in log order
 	sync  func() error         // fdatasync of f; tests hold it
-	syncs atomic.Int64         // syncs done
+	syncs atomic.Int64         // syncs started
 	in    chan *record
 	done  chan struct{}
 
