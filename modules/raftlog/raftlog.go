@@ -6,12 +6,13 @@
 // (every proposal waiting in the channel joins the same raft message, and so
 // the same Ready), writes each Ready's entries and HardState in one synced
 // pebble batch (group commit: one fdatasync for all concurrent writers), and
-// hands committed entries to the apply loop. The apply loop applies the committed entries of one or more
-// Readys in one unsynced, indexed pebble batch that also records the applied
-// index, then wakes the proposers. Applying entries N overlaps with the sync of
-// entries N+1. The unsynced apply batch needs no fsync of its own: pebble has
-// one WAL, so the next synced log append makes it durable, and if a crash loses
-// it the entries are still in the log and are applied again on restart.
+// hands committed entries to the apply loop. The apply loop applies the
+// committed entries of one or more Readys in one unsynced, indexed pebble
+// batch that also records the applied index, then wakes the proposers.
+// Applying entries N overlaps with the sync of entries N+1. The unsynced apply
+// batch needs no fsync of its own: pebble has one WAL, so the next synced log
+// append makes it durable, and if a crash loses it the entries are still in
+// the log and are applied again on restart.
 //
 // Linearizable reads use raft's ReadIndex. Reads that arrive while a round is
 // in flight share the next round (raft itself sends one heartbeat per

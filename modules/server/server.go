@@ -119,6 +119,36 @@ type Interceptors struct {
 // /readyz and the gRPC health service use it.
 type HealthFunc func(ctx context.Context) error
 
+// MaxRecvBytes is the largest message a transport takes for a
+// --max-request-bytes of maxRequestBytes: etcd's allowance for gRPC framing
+// on top.
+func MaxRecvBytes(maxRequestBytes uint) uint64 {
+	return uint64(maxRequestBytes) + grpcOverheadBytes
+}
+
+// TransportOptions are the grpc-go options that shape what the client port's
+// transport costs per request (New adds the codec, limits, keepalive policy
+// and interceptors). tools/floor serves with them too, so that its floor is
+// measured on Cairn's transport.
+func TransportOptions(maxRecv int, streamWorkers uint32) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxRecv),
+		grpc.MaxSendMsgSize(math.MaxInt32),
+		grpc.NumStreamWorkers(streamWorkers),
+		// Static receive windows, so grpc-go runs no BDP estimator: it
+		// sent the client a PING (and a WINDOW_UPDATE) after the first DATA
+		// frame of each round trip, one more write and wake-up per request
+		// for a client with one request at a time (one-client puts +5%
+		// without them). A stream's window takes a whole request of the
+		// largest size; a connection's is the estimator's limit.
+		grpc.InitialWindowSize(int32(maxRecv)),
+		grpc.InitialConnWindowSize(int32(max(maxRecv, connWindowBytes))),
+		// Stop waits for handlers to return, so nothing below the server
+		// (raft, mvcc, pebble) is closed under a running handler.
+		grpc.WaitForHandlers(true),
+	}
+}
+
 // Server is the set of client listeners.
 type Server struct {
 	cfg       Config
@@ -182,7 +212,7 @@ func New(cfg Config, log *zap.Logger, svc Services, health HealthFunc) (*Server,
 	if cfg.EtcdVersion == "" {
 		cfg.EtcdVersion = DefaultEtcdVersion
 	}
-	maxRecv := uint64(cfg.MaxRequestBytes) + grpcOverheadBytes
+	maxRecv := MaxRecvBytes(cfg.MaxRequestBytes)
 	if maxRecv > math.MaxInt32 {
 		return nil, fmt.Errorf("server: max request bytes %d too large", cfg.MaxRequestBytes)
 	}
@@ -196,25 +226,11 @@ func New(cfg Config, log *zap.Logger, svc Services, health HealthFunc) (*Server,
 		sniffing:  make(map[net.Conn]struct{}),
 	}
 
-	s.grpc = grpc.NewServer(
-		grpc.MaxRecvMsgSize(int(maxRecv)),
-		grpc.MaxSendMsgSize(math.MaxInt32),
+	s.grpc = grpc.NewServer(append(TransportOptions(int(maxRecv), cfg.NumStreamWorkers),
 		// The proto codec, with a fast path for messages that carry their
 		// encoding (watch responses; see codec). Clients speak only proto.
 		grpc.ForceServerCodecV2(newCodec()),
 		grpc.MaxConcurrentStreams(cfg.MaxConcurrentStreams),
-		grpc.NumStreamWorkers(cfg.NumStreamWorkers),
-		// Static receive windows, so grpc-go runs no BDP estimator: it
-		// sent the client a PING (and a WINDOW_UPDATE) after the first DATA
-		// frame of each round trip, one more write and wake-up per request
-		// for a client with one request at a time (one-client puts +5%
-		// without them). A stream's window takes a whole request of the
-		// largest size; a connection's is the estimator's limit.
-		grpc.InitialWindowSize(int32(maxRecv)),
-		grpc.InitialConnWindowSize(int32(max(maxRecv, connWindowBytes))),
-		// Stop waits for handlers to return, so nothing below the server
-		// (raft, mvcc, pebble) is closed under a running handler.
-		grpc.WaitForHandlers(true),
 		// etcd's --grpc-keepalive-min-time default.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{
 			MinTime:             5 * time.Second,
@@ -223,7 +239,7 @@ func New(cfg Config, log *zap.Logger, svc Services, health HealthFunc) (*Server,
 		// KeepaliveParams stay grpc-go's defaults (2h / 20s), which are etcd's.
 		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{s.unaryInterceptor}, cfg.Interceptors.Unary...)...),
 		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{s.streamInterceptor}, cfg.Interceptors.Stream...)...),
-	)
+	)...)
 	etcdserverpb.RegisterKVServer(s.grpc, svc.KV)
 	etcdserverpb.RegisterWatchServer(s.grpc, svc.Watch)
 	etcdserverpb.RegisterLeaseServer(s.grpc, svc.Lease)

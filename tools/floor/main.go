@@ -127,16 +127,9 @@ func newServer(dir string) (*floorServer, error) {
 	kv := &kvService{vals: make(map[string][]byte)}
 	log := newGroupLog(f, kv.applyBatch)
 	kv.log = log
-	// grpc-go as modules/server configures it for Cairn's client port.
-	maxRecv := server.DefaultMaxRequestBytes + 512*1024 // plus etcd's allowance for gRPC framing
-	g := grpc.NewServer(
-		grpc.MaxRecvMsgSize(maxRecv),
-		grpc.NumStreamWorkers(server.DefaultNumStreamWorkers),
-		grpc.InitialWindowSize(int32(maxRecv)),
-		grpc.InitialConnWindowSize(16<<20),
-		// Stop waits for handlers, so none appends to a closed log.
-		grpc.WaitForHandlers(true),
-	)
+	// Cairn's client-port transport, at its defaults (WaitForHandlers among
+	// them: a stop waits for handlers, so none appends to a closed log).
+	g := grpc.NewServer(server.TransportOptions(int(server.MaxRecvBytes(server.DefaultMaxRequestBytes)), server.DefaultNumStreamWorkers)...)
 	etcdserverpb.RegisterKVServer(g, kv)
 	etcdserverpb.RegisterLeaseServer(g, &leaseService{})
 	return &floorServer{grpc: g, log: log, kv: kv}, nil
