@@ -37,12 +37,16 @@ var (
 	})
 	backendCommitSec = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: "etcd", Subsystem: "disk", Name: "backend_commit_duration_seconds",
-		Help:    "The latency distributions of commit called by backend (Cairn: the apply batch).",
+		Help:    "The latency distributions of commit called by backend (Cairn: the apply batch, which for a sole voter is often the synced append too).",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 	})
 	readIndexRounds = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: "cairn", Subsystem: "raft", Name: "read_index_rounds_total",
 		Help: "ReadIndex rounds; every linearizable read waiting when one starts shares it.",
+	})
+	appliedWithAppend = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: "cairn", Subsystem: "raft", Name: "entries_applied_with_append_total",
+		Help: "Entries a sole voter applied in the synced batch that appended them, without an apply batch of their own.",
 	})
 	entriesPerSync = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: "cairn", Subsystem: "raft", Name: "entries_per_sync",
@@ -53,5 +57,5 @@ var (
 
 func init() {
 	prometheus.MustRegister(hasLeader, isLeader, leaderChanges, proposalsCommitted, proposalsApplied,
-		proposalsFailed, walFsyncSec, backendCommitSec, readIndexRounds, entriesPerSync)
+		proposalsFailed, walFsyncSec, backendCommitSec, readIndexRounds, appliedWithAppend, entriesPerSync)
 }

@@ -14,6 +14,14 @@
 // append makes it durable, and if a crash loses it the entries are still in
 // the log and are applied again on restart.
 //
+// A sole voter usually skips the apply loop: its entries are committed once
+// they are durable, so when every earlier entry is applied, the raft loop
+// applies the new entries into the batch that appends them, and one synced
+// commit makes the entries, their effects and the applied index durable
+// together (canApplyWithAppend). A one-client put then costs one pebble
+// commit and no hand-off to the apply loop. Conf changes, and entries that
+// arrive while the apply loop has work, take the usual path.
+//
 // Linearizable reads use raft's ReadIndex. Reads that arrive while a round is
 // in flight share the next round (raft itself sends one heartbeat per
 // ReadIndex call), then wait until the applied index reaches the read index.
@@ -203,6 +211,7 @@ type Node struct {
 	lastTrunc   atomic.Uint64 // applied index at the last truncation check; read by the apply loop
 	memTrunc    atomic.Uint64 // index the in-memory log was last compacted to; read by the apply loop
 	untrunc     atomic.Int64  // entry bytes applied since a sole voter's last truncation; added to by the apply loop
+	handedOut   uint64        // last committed entry raft handed out in a Ready
 	readSeq     uint64
 	inflight    *readBatch
 	inflightCtx uint64
@@ -210,7 +219,9 @@ type Node struct {
 	readMu      sync.Mutex
 	pendingRead *readBatch
 	raftReads   bool // tests: confirm every read through raft, even as sole voter
-	keepLog     bool // tests: never truncate the log, so that its entries can be counted
+	// tests: apply every entry on the apply loop, as a member with peers does
+	noApplyWithAppend atomic.Bool
+	keepLog           bool // tests: never truncate the log, so that its entries can be counted
 
 	ticks   atomic.Uint64 // raft ticks since start
 	waitMu  sync.Mutex
@@ -218,6 +229,11 @@ type Node struct {
 
 	appliedMu      sync.Mutex
 	appliedWaiters []appliedWaiter
+
+	// applyMu is held by whoever applies entries: the apply loop for a
+	// round, or the raft loop while a sole voter applies entries with their
+	// append (see appendAndApply).
+	applyMu sync.Mutex
 }
 
 // waiter is a proposer waiting for its entry to apply.
@@ -310,6 +326,7 @@ func New(db *pebble.DB, cfg Config, app Applier) (*Node, error) {
 		applied = p.truncIndex
 	}
 	n.applied.Store(applied)
+	n.handedOut = applied
 	n.lastTrunc.Store(applied)
 	n.memTrunc.Store(n.truncIndex)
 	if !fresh && applied > n.truncIndex && soleVoter(p.confState.Voters, n.memberID) {
@@ -698,33 +715,12 @@ func (n *Node) handleReady() {
 	// learned again after a restart, and load raises it to the applied
 	// index. That spares the one-client path a pebble commit between two
 	// synced appends.
-	if len(rd.Entries) > 0 || rd.MustSync {
-		last, _ := n.storage.LastIndex()
+	if n.canApplyWithAppend(rd) {
+		n.appendAndApply(rd)
+	} else if len(rd.Entries) > 0 || rd.MustSync {
 		b := n.db.NewBatch()
-		err := appendBatch(b, rd.Entries, rd.HardState, last)
-		if err == nil {
-			opt := pebble.NoSync
-			if rd.MustSync {
-				opt = pebble.Sync
-			}
-			start := time.Now()
-			err = b.Commit(opt)
-			if opt == pebble.Sync {
-				walFsyncSec.Observe(time.Since(start).Seconds())
-				entriesPerSync.Observe(float64(len(rd.Entries)))
-			}
-		}
+		n.persist(b, rd)
 		b.Close()
-		if err != nil {
-			// A member that cannot persist its log must not go on.
-			n.log.Fatal("raft log write failed", zap.Error(err))
-		}
-		if len(rd.Entries) > 0 {
-			if err := n.storage.Append(rd.Entries); err != nil {
-				n.log.Fatal("raft memory storage append failed", zap.Error(err))
-			}
-			n.lastIndex.Store(rd.Entries[len(rd.Entries)-1].Index)
-		}
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
 		_ = n.storage.SetHardState(rd.HardState)
@@ -739,7 +735,18 @@ func (n *Node) handleReady() {
 			n.inflight = nil
 		}
 	}
-	if len(rd.CommittedEntries) > 0 {
+	// Entries applied with their append come back here once committed:
+	// the apply loop would skip them.
+	if ents := rd.CommittedEntries; len(ents) > 0 {
+		n.handedOut = ents[len(ents)-1].Index
+	}
+	// Committed entries that were applied with their append need no apply
+	// round: the raft loop checks for a truncation then, once raft has
+	// handed them out (the apply loop asks for a check otherwise).
+	truncCheck := false
+	if ents := rd.CommittedEntries; len(ents) > 0 && ents[len(ents)-1].Index <= n.applied.Load() {
+		truncCheck = true
+	} else if len(ents) > 0 {
 		job := applyJob{ents: rd.CommittedEntries}
 		for i := range rd.CommittedEntries {
 			e := &rd.CommittedEntries[i]
@@ -756,6 +763,86 @@ func (n *Node) handleReady() {
 	if n.inflight == nil {
 		n.startRead()
 	}
+	if truncCheck {
+		n.maybeTruncate()
+	}
+}
+
+// persist writes rd's entries and HardState with b, synced when raft asks,
+// and hands the entries to raft's in-memory log.
+func (n *Node) persist(b *pebble.Batch, rd raft.Ready) {
+	last, _ := n.storage.LastIndex()
+	err := appendBatch(b, rd.Entries, rd.HardState, last)
+	if err == nil {
+		opt := pebble.NoSync
+		if rd.MustSync {
+			opt = pebble.Sync
+		}
+		start := time.Now()
+		err = b.Commit(opt)
+		if opt == pebble.Sync {
+			walFsyncSec.Observe(time.Since(start).Seconds())
+			entriesPerSync.Observe(float64(len(rd.Entries)))
+		}
+	}
+	if err != nil {
+		// A member that cannot persist its log must not go on.
+		n.log.Fatal("raft log write failed", zap.Error(err))
+	}
+	if len(rd.Entries) > 0 {
+		if err := n.storage.Append(rd.Entries); err != nil {
+			n.log.Fatal("raft memory storage append failed", zap.Error(err))
+		}
+		n.lastIndex.Store(rd.Entries[len(rd.Entries)-1].Index)
+	}
+}
+
+// canApplyWithAppend reports whether rd's new entries may be applied in the
+// batch that appends them, and if so takes applyMu for appendAndApply.
+//
+// A sole voter's entries are committed as soon as they are durable: no other
+// member votes, and none can replace them. So when every entry before them
+// is applied, the entries, their effects and the applied index can go to
+// disk in one synced batch: a crash keeps all of it or none, and the effects
+// become visible (Applier.Committed) only after the sync, as they would
+// after the usual commit and apply. That spares a one-client put the apply
+// loop's own pebble commit and a hand-off between goroutines.
+//
+// Not for conf changes (they change who votes, and raft applies them to its
+// own state only once committed), nor while the apply loop has work.
+func (n *Node) canApplyWithAppend(rd raft.Ready) bool {
+	if len(rd.Entries) == 0 || !raft.IsEmptySnap(rd.Snapshot) || !n.soleVoterLeader() || n.noApplyWithAppend.Load() {
+		return false
+	}
+	if n.applied.Load() != rd.Entries[0].Index-1 {
+		return false
+	}
+	for i := range rd.Entries {
+		if rd.Entries[i].Type != raftpb.EntryNormal {
+			return false
+		}
+	}
+	return n.applyMu.TryLock()
+}
+
+// appendAndApply persists rd and applies its entries in one synced batch
+// (see canApplyWithAppend, which took applyMu).
+func (n *Node) appendAndApply(rd raft.Ready) {
+	defer n.applyMu.Unlock()
+	b := n.db.NewIndexedBatch()
+	defer b.Close()
+	var r applyRound
+	r.start(n.applied.Load())
+	r.add(n, b, rd.Entries)
+	if err := putUint64s(b, keyApplied, r.last); err != nil {
+		n.app.Aborted(b)
+		n.log.Fatal("apply batch failed", zap.Error(err))
+	}
+	start := time.Now()
+	n.persist(b, rd)
+	backendCommitSec.Observe(time.Since(start).Seconds())
+	appliedWithAppend.Add(float64(len(rd.Entries)))
+	n.finishApply(b, &r)
 }
 
 func (n *Node) applyConfChange(e *raftpb.Entry) *raftpb.ConfState {
@@ -797,7 +884,7 @@ func (n *Node) runApply() {
 				break drain
 			}
 		}
-		n.apply(jobs, size)
+		n.apply(jobs)
 	}
 }
 
@@ -818,42 +905,57 @@ type result struct {
 	r  any
 }
 
-// apply applies jobs, whose entries hold size bytes of data.
-func (n *Node) apply(jobs []applyJob, size int) {
-	applied := n.applied.Load()
+// applyRound collects what one apply batch applied.
+type applyRound struct {
+	applied, last uint64 // applied before the round; last entry applied in it
+	size          int    // entry data applied
+	results       []result
+}
+
+func (r *applyRound) start(applied uint64) { r.applied, r.last = applied, applied }
+
+// add applies ents into b, skipping those applied before the round.
+func (r *applyRound) add(n *Node, b *pebble.Batch, ents []raftpb.Entry) {
+	for i := range ents {
+		e := &ents[i]
+		if e.Index <= r.applied {
+			continue
+		}
+		if e.Index != r.last+1 {
+			n.log.Fatal("committed entries out of order", zap.Uint64("applied", r.last), zap.Uint64("next", e.Index))
+		}
+		r.last = e.Index
+		r.size += len(e.Data)
+		if e.Type == raftpb.EntryNormal && len(e.Data) > 0 {
+			id, res, err := n.app.ApplyEntry(b, e.Index, e.Data)
+			if err != nil {
+				n.app.Aborted(b)
+				n.log.Fatal("apply failed", zap.Uint64("index", e.Index), zap.Error(err))
+			}
+			r.results = append(r.results, result{id, res})
+		}
+	}
+}
+
+// apply applies jobs in one unsynced batch.
+func (n *Node) apply(jobs []applyJob) {
+	n.applyMu.Lock()
+	defer n.applyMu.Unlock()
+	var r applyRound
+	r.start(n.applied.Load())
 	b := n.db.NewIndexedBatch()
 	defer b.Close()
-	var results []result
 	var confState *raftpb.ConfState
-	last := applied
 	for _, job := range jobs {
 		if job.confState != nil {
 			confState = job.confState
 		}
-		for i := range job.ents {
-			e := &job.ents[i]
-			if e.Index <= applied {
-				continue
-			}
-			if e.Index != last+1 {
-				n.log.Fatal("committed entries out of order", zap.Uint64("applied", last), zap.Uint64("next", e.Index))
-			}
-			last = e.Index
-			if e.Type == raftpb.EntryNormal && len(e.Data) > 0 {
-				id, r, err := n.app.ApplyEntry(b, e.Index, e.Data)
-				if err != nil {
-					n.app.Aborted(b)
-					n.log.Fatal("apply failed", zap.Uint64("index", e.Index), zap.Error(err))
-				}
-				results = append(results, result{id, r})
-			}
-		}
+		r.add(n, b, job.ents)
 	}
-	if last == applied {
+	if r.last == r.applied {
 		return
 	}
-	untrunc := n.untrunc.Add(int64(size))
-	err := putUint64s(b, keyApplied, last)
+	err := putUint64s(b, keyApplied, r.last)
 	if err == nil && confState != nil {
 		var data []byte
 		data, err = confState.Marshal()
@@ -870,11 +972,28 @@ func (n *Node) apply(jobs []applyJob, size int) {
 		n.app.Aborted(b)
 		n.log.Fatal("apply batch commit failed", zap.Error(err))
 	}
+	// Wake the raft loop only when a truncation is due: a wake per apply
+	// round would put the raft loop ahead of the proposers just woken on
+	// this P's run queue (runtime's runnext), delaying every reply.
+	if n.finishApply(b, &r) {
+		select {
+		case n.appliedc <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// finishApply publishes the committed round r of b: the Applier's effects,
+// the applied index, the proposers' results. It reports whether a log
+// truncation is due.
+func (n *Node) finishApply(b *pebble.Batch, r *applyRound) (truncDue bool) {
 	n.app.Committed(b)
+	last := r.last
 	n.applied.Store(last)
 	proposalsApplied.Set(float64(last))
-	for _, r := range results {
-		n.trigger(r.id, r.r)
+	untrunc := n.untrunc.Add(int64(r.size))
+	for _, res := range r.results {
+		n.trigger(res.id, res.r)
 	}
 	n.appliedMu.Lock()
 	keep := n.appliedWaiters[:0]
@@ -890,15 +1009,8 @@ func (n *Node) apply(jobs []applyJob, size int) {
 	}
 	n.appliedWaiters = keep
 	n.appliedMu.Unlock()
-	// Wake the raft loop only when a truncation is due: a wake per apply
-	// round would put the raft loop ahead of the proposers just woken on
-	// this P's run queue (runtime's runnext), delaying every reply.
-	if _, due := n.truncPoint(last, untrunc); due {
-		select {
-		case n.appliedc <- struct{}{}:
-		default:
-		}
-	}
+	_, due := n.truncPoint(last, untrunc)
+	return due
 }
 
 // A sole voter truncates its log (on disk and in memory) once
@@ -941,6 +1053,9 @@ func (n *Node) maybeTruncate() {
 	if !due {
 		return
 	}
+	// Entries applied with their append may not be handed out yet: raft
+	// reads them from its in-memory log for the next Ready.
+	to = min(to, n.handedOut)
 	n.lastTrunc.Store(applied)
 	if to <= n.truncIndex {
 		return

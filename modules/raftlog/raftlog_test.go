@@ -152,6 +152,102 @@ func TestProposeAppliesOnceInOrder(t *testing.T) {
 	}
 }
 
+// TestSoleVoterAppliesWithAppend: a sole voter applies a proposal in the
+// synced batch that appends it (one pebble commit per proposal, no apply
+// round), and the batch records the applied index with the entry; with
+// that switched off, the apply loop applies it, with the same results.
+func TestSoleVoterAppliesWithAppend(t *testing.T) {
+	for _, withAppend := range []bool{true, false} {
+		t.Run(fmt.Sprintf("withAppend=%v", withAppend), func(t *testing.T) {
+			n, db, app := newNode(t, t.TempDir(), Config{})
+			defer db.Close()
+			n.noApplyWithAppend.Store(!withAppend)
+			if err := n.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			defer n.Stop()
+			before := counterValue(t, appliedWithAppend)
+			app.mu.Lock()
+			rounds := app.committed
+			app.mu.Unlock()
+			const proposals = 20
+			for i := uint64(1); i <= proposals; i++ {
+				if got := propose(t, n, "k"); got != i {
+					t.Fatalf("proposal %d applied as count %d", i, got)
+				}
+				p, err := load(db)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if last := n.Status().LastIndex; p.applied != last {
+					t.Fatalf("proposal %d: applied index %d on disk, last entry %d", i, p.applied, last)
+				}
+			}
+			app.mu.Lock()
+			rounds = app.committed - rounds
+			app.mu.Unlock()
+			if rounds != proposals {
+				t.Errorf("%d batches committed for %d proposals", rounds, proposals)
+			}
+			want := 0.0
+			if withAppend {
+				want = proposals
+			}
+			if got := counterValue(t, appliedWithAppend) - before; got != want {
+				t.Errorf("%v entries applied with their append, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestApplyPathsInterleave: entries applied with their append and entries
+// applied by the apply loop follow each other in any order under load, and
+// every entry is applied once, in log order: each writer sees its own key's
+// count go 1, 2, 3, ….
+func TestApplyPathsInterleave(t *testing.T) {
+	n, db, _ := open(t, t.TempDir(), Config{})
+	defer db.Close()
+	defer n.Stop()
+	before := counterValue(t, appliedWithAppend)
+	const writers, each = 8, 150
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				if w == 0 {
+					// One writer switches the path every few proposals.
+					n.noApplyWithAppend.Store(i/5%2 == 1)
+				}
+				if got := propose(t, n, fmt.Sprintf("w%d", w)); got != uint64(i+1) {
+					t.Errorf("writer %d's proposal %d: result %d", w, i, got)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for w := range writers {
+		if got := readCount(t, db, fmt.Sprintf("w%d", w)); got != each {
+			t.Errorf("writer %d: count %d, want %d", w, got, each)
+		}
+	}
+	withAppend := counterValue(t, appliedWithAppend) - before
+	if withAppend == 0 || withAppend >= writers*each {
+		t.Errorf("%v of %d entries applied with their append: want both paths used", withAppend, writers*each)
+	}
+}
+
+func counterValue(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
 // TestConcurrentProposalsShareReadys: concurrent proposals share raft
 // messages, Readys and fsyncs, and each gets its own result, also when more
 // of them wait than one raft message takes (MaxProposalBatch 3).
@@ -605,8 +701,15 @@ func TestStopUnderLoadTruncatingLosesNoAcknowledgedEntry(t *testing.T) {
 // applied every entry acknowledged before the crash, and no more than were
 // proposed.
 func TestCrashLosesNoAcknowledgedEntry(t *testing.T) {
+	for _, withAppend := range []bool{true, false} {
+		t.Run(fmt.Sprintf("withAppend=%v", withAppend), func(t *testing.T) { testCrashLosesNoAcknowledgedEntry(t, withAppend) })
+	}
+}
+
+func testCrashLosesNoAcknowledgedEntry(t *testing.T, withAppend bool) {
 	fs := vfs.NewCrashableMem()
 	n, db, _ := newNodeFS(t, fs, "/db", Config{})
+	n.noApplyWithAppend.Store(!withAppend)
 	if err := n.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
