@@ -18,9 +18,12 @@
 // they are durable, so when every earlier entry is applied, the raft loop
 // applies the new entries into the batch that appends them, and one synced
 // commit makes the entries, their effects and the applied index durable
-// together (canApplyWithAppend). A one-client put then costs one pebble
-// commit and no hand-off to the apply loop. Conf changes, and entries that
-// arrive while the apply loop has work, take the usual path.
+// together (canApplyWithAppend). Applied, the entries would be truncated at
+// once, so they are not written to the log at all: the batch records them as
+// truncated. A one-client put then costs one pebble commit, no hand-off to
+// the apply loop, and its WAL record holds the value once. raft's in-memory
+// log is compacted as below. Conf changes, and entries that arrive while the
+// apply loop has work, take the usual path.
 //
 // Linearizable reads use raft's ReadIndex. Reads that arrive while a round is
 // in flight share the next round (raft itself sends one heartbeat per
@@ -719,7 +722,7 @@ func (n *Node) handleReady() {
 		n.appendAndApply(rd)
 	} else if len(rd.Entries) > 0 || rd.MustSync {
 		b := n.db.NewBatch()
-		n.persist(b, rd)
+		n.persist(b, rd, true)
 		b.Close()
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
@@ -770,9 +773,13 @@ func (n *Node) handleReady() {
 
 // persist writes rd's entries and HardState with b, synced when raft asks,
 // and hands the entries to raft's in-memory log.
-func (n *Node) persist(b *pebble.Batch, rd raft.Ready) {
+func (n *Node) persist(b *pebble.Batch, rd raft.Ready, writeEntries bool) {
 	last, _ := n.storage.LastIndex()
-	err := appendBatch(b, rd.Entries, rd.HardState, last)
+	ents := rd.Entries
+	if !writeEntries {
+		ents = nil
+	}
+	err := appendBatch(b, ents, rd.HardState, last)
 	if err == nil {
 		opt := pebble.NoSync
 		if rd.MustSync {
@@ -834,12 +841,29 @@ func (n *Node) appendAndApply(rd raft.Ready) {
 	var r applyRound
 	r.start(n.applied.Load())
 	r.add(n, b, rd.Entries)
-	if err := putUint64s(b, keyApplied, r.last); err != nil {
+	err := putUint64s(b, keyApplied, r.last)
+	// Applied, the entries are truncated at once: they need not be written
+	// at all. The batch records them as truncated instead (and deletes the
+	// applied entries that the apply loop's path left on disk).
+	writeEntries := n.keepLog
+	if !writeEntries && err == nil {
+		if first := rd.Entries[0].Index; n.truncIndex+1 < first {
+			err = b.DeleteRange(logKey(nil, n.truncIndex+1), logKey(nil, first), nil)
+		}
+		if err == nil {
+			e := &rd.Entries[len(rd.Entries)-1]
+			err = putUint64s(b, keyTruncated, e.Index, e.Term)
+		}
+	}
+	if err != nil {
 		n.app.Aborted(b)
 		n.log.Fatal("apply batch failed", zap.Error(err))
 	}
 	start := time.Now()
-	n.persist(b, rd)
+	n.persist(b, rd, writeEntries)
+	if !writeEntries {
+		n.truncIndex = r.last
+	}
 	backendCommitSec.Observe(time.Since(start).Seconds())
 	appliedWithAppend.Add(float64(len(rd.Entries)))
 	n.finishApply(b, &r)
@@ -1057,15 +1081,27 @@ func (n *Node) maybeTruncate() {
 	// reads them from its in-memory log for the next Ready.
 	to = min(to, n.handedOut)
 	n.lastTrunc.Store(applied)
-	if to <= n.truncIndex {
+	if to > n.truncIndex && !n.truncateDisk(to) {
 		return
 	}
-	// raft's in-memory log still has it: it is compacted only here (and at
-	// start, to the applied index, which every truncation point passes).
+	if to > n.memTrunc.Load() {
+		if err := n.storage.Compact(to); err != nil && !errors.Is(err, raft.ErrCompacted) {
+			n.log.Warn("raft memory log compaction failed", zap.Error(err))
+		}
+		n.memTrunc.Store(to)
+	}
+	// Not Store(0): the apply loop may have added bytes since the Load.
+	n.untrunc.Add(-untrunc)
+}
+
+// truncateDisk deletes the log entries up to to from disk.
+func (n *Node) truncateDisk(to uint64) bool {
+	// raft's in-memory log still has it: it is compacted only after this
+	// (and at start, to the applied index, which every truncation point passes).
 	term, err := n.storage.Term(to)
 	if err != nil {
 		n.log.Warn("raft log truncation skipped", zap.Uint64("index", to), zap.Error(err))
-		return
+		return false
 	}
 	b := n.db.NewBatch()
 	defer b.Close()
@@ -1083,15 +1119,10 @@ func (n *Node) maybeTruncate() {
 	}
 	if err != nil {
 		n.log.Warn("raft log truncation failed", zap.Error(err))
-		return
-	}
-	if err := n.storage.Compact(to); err != nil && !errors.Is(err, raft.ErrCompacted) {
-		n.log.Warn("raft memory log compaction failed", zap.Error(err))
+		return false
 	}
 	n.truncIndex = to
-	n.memTrunc.Store(max(n.memTrunc.Load(), to))
-	// Not Store(0): the apply loop may have added bytes since the Load.
-	n.untrunc.Add(-untrunc)
+	return true
 }
 
 // truncPoint reports whether a log truncation is due with applied entries

@@ -67,6 +67,20 @@ func openWith(t *testing.T, dir string, cfg Config, raftReads bool) (*Node, *peb
 	return n, db, app
 }
 
+// openApplyLoop opens a started node that applies every entry on the apply
+// loop, as a member with peers does, and so truncates its log by the rules
+// of the package doc (a sole voter's entries applied with their append are
+// never written to the log).
+func openApplyLoop(t *testing.T, dir string, cfg Config) (*Node, *pebble.DB, *counter) {
+	t.Helper()
+	n, db, app := newNode(t, dir, cfg)
+	n.noApplyWithAppend.Store(true)
+	if err := n.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return n, db, app
+}
+
 // openKeepLog opens a started node that never truncates its log.
 func openKeepLog(t *testing.T, dir string) (*Node, *pebble.DB) {
 	t.Helper()
@@ -182,6 +196,11 @@ func TestSoleVoterAppliesWithAppend(t *testing.T) {
 				if last := n.Status().LastIndex; p.applied != last {
 					t.Fatalf("proposal %d: applied index %d on disk, last entry %d", i, p.applied, last)
 				}
+				// Applied with its append, an entry is never written to
+				// the log: the batch records it as truncated.
+				if withAppend && (p.truncIndex != p.applied || len(p.entries) != 0) {
+					t.Fatalf("proposal %d: log truncated to %d with %d entries on disk, applied %d", i, p.truncIndex, len(p.entries), p.applied)
+				}
 			}
 			app.mu.Lock()
 			rounds = app.committed - rounds
@@ -195,6 +214,15 @@ func TestSoleVoterAppliesWithAppend(t *testing.T) {
 			}
 			if got := counterValue(t, appliedWithAppend) - before; got != want {
 				t.Errorf("%v entries applied with their append, want %v", got, want)
+			}
+			// raft's in-memory log is still compacted every
+			// SoleVoterTruncEntries entries.
+			for range SoleVoterTruncEntries {
+				propose(t, n, "k")
+			}
+			first, _ := n.storage.FirstIndex()
+			if applied := n.Status().AppliedIndex; first+SoleVoterTruncEntries < applied {
+				t.Errorf("in-memory log starts at %d with %d applied", first, applied)
 			}
 		})
 	}
@@ -330,9 +358,12 @@ func TestRestartReplaysAndKeepsState(t *testing.T) {
 	}
 }
 
+// TestRestartAppliesCommittedButUnapplied: on the apply loop's path, an
+// apply batch lost in a crash is applied again from the log. (An entry
+// applied with its append is lost or kept with its effects.)
 func TestRestartAppliesCommittedButUnapplied(t *testing.T) {
 	dir := t.TempDir()
-	n, db, _ := open(t, dir, Config{})
+	n, db, _ := openApplyLoop(t, dir, Config{})
 	for i := 0; i < 3; i++ {
 		propose(t, n, "a")
 	}
@@ -462,7 +493,7 @@ func TestLogTruncation(t *testing.T) {
 	dir := t.TempDir()
 	// A sole voter ignores the catch-up window: nothing would read it.
 	cfg := Config{SnapshotCount: 20, CatchUpEntries: 2 * SoleVoterTruncEntries}
-	n, db, _ := open(t, dir, cfg)
+	n, db, _ := openApplyLoop(t, dir, cfg)
 	proposed := uint64(0)
 	for ; proposed < SoleVoterTruncEntries; proposed++ {
 		propose(t, n, "t")
@@ -530,7 +561,7 @@ func TestLogTruncation(t *testing.T) {
 // truncates long before SoleVoterTruncEntries, so the entries are deleted in the
 // memtable that holds them.
 func TestSoleVoterTruncatesLargeEntriesSooner(t *testing.T) {
-	n, db, _ := open(t, t.TempDir(), Config{})
+	n, db, _ := openApplyLoop(t, t.TempDir(), Config{})
 	defer db.Close()
 	defer n.Stop()
 	big := strings.Repeat("v", 512<<10)
@@ -552,7 +583,7 @@ func TestSoleVoterTruncatesLargeEntriesSooner(t *testing.T) {
 // truncation, small ones do not trigger one each (the byte count starts
 // again from what was truncated).
 func TestSoleVoterTruncationBytesReset(t *testing.T) {
-	n, db, _ := open(t, t.TempDir(), Config{})
+	n, db, _ := openApplyLoop(t, t.TempDir(), Config{})
 	defer db.Close()
 	defer n.Stop()
 	big := strings.Repeat("v", SoleVoterTruncBytes/4)
