@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"sync"
@@ -264,6 +265,33 @@ func TestApplyPathsInterleave(t *testing.T) {
 	withAppend := counterValue(t, appliedWithAppend) - before
 	if withAppend == 0 || withAppend >= writers*each {
 		t.Errorf("%v of %d entries applied with their append: want both paths used", withAppend, writers*each)
+	}
+	// After the apply loop's path left entries in the log, the next entry
+	// applied with its append deletes them.
+	// (A truncation may fall on the first one, not on the next.)
+	n.noApplyWithAppend.Store(true)
+	for i := 0; ; i++ {
+		propose(t, n, "x")
+		p, err := load(db)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.entries) > 0 {
+			break
+		}
+		if i == 2 {
+			t.Fatal("no entry in the log after the apply loop's path")
+		}
+	}
+	n.noApplyWithAppend.Store(false)
+	propose(t, n, "x")
+	iter, err := db.NewIter(&pebble.IterOptions{LowerBound: logKey(nil, 0), UpperBound: logKey(nil, math.MaxUint64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer iter.Close()
+	if iter.First() {
+		t.Errorf("entry key %x left in the log", iter.Key())
 	}
 }
 
