@@ -738,18 +738,16 @@ func (n *Node) handleReady() {
 			n.inflight = nil
 		}
 	}
-	// Entries applied with their append come back here once committed:
-	// the apply loop would skip them.
+	// Entries applied with their append come back here once committed.
+	// They need no apply round; the raft loop checks for a truncation
+	// instead, now that raft has handed them out (after an apply round,
+	// the apply loop asks for the check).
+	truncCheck := false
 	if ents := rd.CommittedEntries; len(ents) > 0 {
 		n.handedOut = ents[len(ents)-1].Index
+		truncCheck = n.handedOut <= n.applied.Load()
 	}
-	// Committed entries that were applied with their append need no apply
-	// round: the raft loop checks for a truncation then, once raft has
-	// handed them out (the apply loop asks for a check otherwise).
-	truncCheck := false
-	if ents := rd.CommittedEntries; len(ents) > 0 && ents[len(ents)-1].Index <= n.applied.Load() {
-		truncCheck = true
-	} else if len(ents) > 0 {
+	if len(rd.CommittedEntries) > 0 && !truncCheck {
 		job := applyJob{ents: rd.CommittedEntries}
 		for i := range rd.CommittedEntries {
 			e := &rd.CommittedEntries[i]
