@@ -92,8 +92,10 @@ func loadLog(db *pebble.DB, forStart bool) (*persisted, error) {
 		p.memberID = binary.BigEndian.Uint64(v[8:])
 	}
 	// The commit index is written lazily (see handleReady); entries up to
-	// the applied index, and truncated ones, were committed.
-	p.hardState.Commit = max(p.hardState.Commit, p.applied, p.truncIndex)
+	// the applied index were committed.
+	if p.applied > p.hardState.Commit {
+		p.hardState.Commit = p.applied
+	}
 	iter, err := db.NewIter(&pebble.IterOptions{
 		LowerBound: logKey(nil, p.truncIndex+1),
 		UpperBound: []byte{storage.PrefixRaftLog + 1},
