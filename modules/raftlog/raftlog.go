@@ -769,14 +769,16 @@ func (n *Node) handleReady() {
 	}
 }
 
-// persist writes rd's entries and HardState with b, synced when raft asks,
-// and hands the entries to raft's in-memory log.
-func (n *Node) persist(b *pebble.Batch, rd raft.Ready, writeEntries bool) {
+// persist commits b with rd's HardState and, if writeEntries, its entries,
+// synced when raft asks, and hands the entries to raft's in-memory log. It
+// returns how long the commit took.
+func (n *Node) persist(b *pebble.Batch, rd raft.Ready, writeEntries bool) time.Duration {
 	last, _ := n.storage.LastIndex()
 	ents := rd.Entries
 	if !writeEntries {
 		ents = nil
 	}
+	var took time.Duration
 	err := appendBatch(b, ents, rd.HardState, last)
 	if err == nil {
 		opt := pebble.NoSync
@@ -785,8 +787,9 @@ func (n *Node) persist(b *pebble.Batch, rd raft.Ready, writeEntries bool) {
 		}
 		start := time.Now()
 		err = b.Commit(opt)
+		took = time.Since(start)
 		if opt == pebble.Sync {
-			walFsyncSec.Observe(time.Since(start).Seconds())
+			walFsyncSec.Observe(took.Seconds())
 			entriesPerSync.Observe(float64(len(rd.Entries)))
 		}
 	}
@@ -800,6 +803,7 @@ func (n *Node) persist(b *pebble.Batch, rd raft.Ready, writeEntries bool) {
 		}
 		n.lastIndex.Store(rd.Entries[len(rd.Entries)-1].Index)
 	}
+	return took
 }
 
 // canApplyWithAppend reports whether rd's new entries may be applied in the
@@ -857,12 +861,10 @@ func (n *Node) appendAndApply(rd raft.Ready) {
 		n.app.Aborted(b)
 		n.log.Fatal("apply batch failed", zap.Error(err))
 	}
-	start := time.Now()
-	n.persist(b, rd, writeEntries)
+	backendCommitSec.Observe(n.persist(b, rd, writeEntries).Seconds())
 	if !writeEntries {
 		n.truncIndex = r.last
 	}
-	backendCommitSec.Observe(time.Since(start).Seconds())
 	appliedWithAppend.Add(float64(len(rd.Entries)))
 	n.finishApply(b, &r)
 }
