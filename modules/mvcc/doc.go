@@ -7,8 +7,10 @@
 // A [Store] is opened over a *pebble.DB with [New]. It has two sides:
 //
 //   - The apply side — [Store.Put], [Store.DeleteRange], [Store.Txn],
-//     [Store.Compact], [Store.RevokeLease] — is called by one goroutine, the
-//     raft apply loop, with the indexed batch of one raft Ready. Each call is
+//     [Store.Compact], [Store.RevokeLease] — is called by one goroutine at a
+//     time (raftlog's apply loop, or its raft loop for entries a sole voter
+//     applies with their append: "the apply goroutine" below), with the
+//     indexed batch of one raft Ready. Each call is
 //     one etcd write txn: it takes the next revision only if it writes, and
 //     writes into the batch only after every check passed (an error leaves
 //     neither the batch nor the revision changed; the one exception, a pebble

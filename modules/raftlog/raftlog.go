@@ -73,8 +73,11 @@ var (
 	ErrTimeout = errors.New("raftlog: proposal timed out")
 )
 
-// Applier is the state machine that committed entries are applied to. The
-// apply loop calls it from one goroutine, in log order.
+// Applier is the state machine that committed entries are applied to. It is
+// called in log order by one goroutine at a time, never two at once: the
+// apply loop, or the raft loop when a sole voter applies entries with their
+// append (a mutex hands it over, so each sees the other's writes). Its
+// "apply goroutine" is whichever of them holds it.
 type Applier interface {
 	// ApplyEntry applies the data of one committed normal entry into b, an
 	// indexed batch shared by every entry of the round (so an entry reads the
