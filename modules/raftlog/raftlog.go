@@ -838,9 +838,8 @@ func (n *Node) canApplyWithAppend(rd raft.Ready) bool {
 }
 
 // appendAndApply persists rd and applies its entries in one synced batch
-// (see canApplyWithAppend, which took applyMu).
+// (see canApplyWithAppend, which took applyMu; finishApply releases it).
 func (n *Node) appendAndApply(rd raft.Ready) {
-	defer n.applyMu.Unlock()
 	b := n.db.NewIndexedBatch()
 	defer b.Close()
 	var r applyRound
@@ -967,7 +966,6 @@ func (r *applyRound) add(n *Node, b *pebble.Batch, ents []raftpb.Entry) {
 // apply applies jobs in one unsynced batch.
 func (n *Node) apply(jobs []applyJob) {
 	n.applyMu.Lock()
-	defer n.applyMu.Unlock()
 	var r applyRound
 	r.start(n.applied.Load())
 	b := n.db.NewIndexedBatch()
@@ -980,6 +978,7 @@ func (n *Node) apply(jobs []applyJob) {
 		r.add(n, b, job.ents)
 	}
 	if r.last == r.applied {
+		n.applyMu.Unlock()
 		return
 	}
 	err := putUint64s(b, keyApplied, r.last)
@@ -1010,15 +1009,18 @@ func (n *Node) apply(jobs []applyJob) {
 	}
 }
 
-// finishApply publishes the committed round r of b: the Applier's effects,
-// the applied index, the proposers' results. It reports whether a log
-// truncation is due.
+// finishApply publishes the committed round r of b: the Applier's effects
+// and the applied index, then releases applyMu, then hands the proposers
+// their results (a proposer woken first could otherwise find applyMu still
+// held and send its next entry the apply loop's way). It reports whether a
+// log truncation is due.
 func (n *Node) finishApply(b *pebble.Batch, r *applyRound) (truncDue bool) {
 	n.app.Committed(b)
 	last := r.last
 	n.applied.Store(last)
 	proposalsApplied.Set(float64(last))
 	untrunc := n.untrunc.Add(int64(r.size))
+	n.applyMu.Unlock()
 	for _, res := range r.results {
 		n.trigger(res.id, res.r)
 	}
