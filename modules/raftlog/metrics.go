@@ -50,7 +50,7 @@ var (
 	})
 	entriesPerSync = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Namespace: "cairn", Subsystem: "raft", Name: "entries_per_sync",
-		Help:    "Log entries written by one synced append (group commit).",
+		Help:    "Log entries made durable by one synced append (group commit).",
 		Buckets: prometheus.ExponentialBuckets(1, 2, 12),
 	})
 )

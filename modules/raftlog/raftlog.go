@@ -355,7 +355,7 @@ func New(db *pebble.DB, cfg Config, app Applier) (*Node, error) {
 		Storage:                   st,
 		Applied:                   applied,
 		MaxSizePerMsg:             1 << 20,
-		MaxCommittedSizePerReady:  64 << 20,
+		MaxCommittedSizePerReady:  maxCommittedSizePerReady,
 		MaxInflightMsgs:           512,
 		MaxUncommittedEntriesSize: 1 << 30,
 		CheckQuorum:               true,
@@ -665,7 +665,14 @@ func (n *Node) propose(p proposal) {
 // it would take the uncommitted log past MaxUncommittedEntriesSize (1 GiB):
 // near that limit, a batch's proposals fail together, where some single ones
 // would still have gone in.
-const maxProposalBatchBytes = 64 << 20
+//
+// maxCommittedSizePerReady is raft's MaxCommittedSizePerReady: the committed
+// entries one Ready hands out (a batch larger than that is handed out over
+// several Readys). Variables only so that tests can lower them.
+var (
+	maxProposalBatchBytes           = 64 << 20
+	maxCommittedSizePerReady uint64 = 64 << 20
+)
 
 func (n *Node) startRead() {
 	if n.inflight != nil {
@@ -867,6 +874,10 @@ func (n *Node) appendAndApply(rd raft.Ready) {
 	if !writeEntries {
 		n.truncIndex = r.last
 	}
+	// Durable, the entries are committed (raft learns it at Advance): the
+	// commit index must not trail the applied one, even briefly.
+	n.commit.Store(r.last)
+	proposalsCommitted.Set(float64(r.last))
 	appliedWithAppend.Add(float64(len(rd.Entries)))
 	n.finishApply(b, &r)
 }
@@ -1083,7 +1094,10 @@ func (n *Node) maybeTruncate() {
 		return
 	}
 	// Entries applied with their append may not be handed out yet: raft
-	// reads them from its in-memory log for the next Ready.
+	// reads them from its in-memory log for a later Ready (a batch larger
+	// than maxCommittedSizePerReady is handed out over several). Then the
+	// check stays due until they are.
+	held := to > n.handedOut
 	to = min(to, n.handedOut)
 	n.lastTrunc.Store(applied)
 	if to > n.truncIndex && !n.truncateDisk(to) {
@@ -1095,8 +1109,10 @@ func (n *Node) maybeTruncate() {
 		}
 		n.memTrunc.Store(to)
 	}
-	// Not Store(0): the apply loop may have added bytes since the Load.
-	n.untrunc.Add(-untrunc)
+	if !held {
+		// Not Store(0): the apply loop may have added bytes since the Load.
+		n.untrunc.Add(-untrunc)
+	}
 }
 
 // truncateDisk deletes the log entries up to to from disk.

@@ -295,6 +295,71 @@ func TestApplyPathsInterleave(t *testing.T) {
 	}
 }
 
+// TestTruncationWaitsForHandedOutEntries: entries applied with their append
+// but not yet handed out by raft (a batch larger than one Ready's committed
+// entries) stay in raft's in-memory log until raft has handed them out; a
+// truncation due before that goes only as far as raft has (else raft finds
+// the next entries compacted away and panics).
+func TestTruncationWaitsForHandedOutEntries(t *testing.T) {
+	defer func(p int, c uint64) { maxProposalBatchBytes, maxCommittedSizePerReady = p, c }(maxProposalBatchBytes, maxCommittedSizePerReady)
+	maxProposalBatchBytes, maxCommittedSizePerReady = 3<<20, 3<<20
+	n, db, _ := newNode(t, t.TempDir(), Config{})
+	defer db.Close()
+	// The test runs the raft loop itself, so that both proposals surely go
+	// in one raft message; Start's apply loop runs as usual.
+	n.done.Add(1)
+	go n.runApply()
+	defer func() { close(n.applyc); n.done.Wait() }()
+	for n.rn.HasReady() {
+		n.handleReady()
+	}
+	if err := n.rn.Campaign(); err != nil {
+		t.Fatal(err)
+	}
+	for n.rn.HasReady() {
+		n.handleReady()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := n.WaitApplied(ctx, n.commit.Load()); err != nil {
+		t.Fatal(err)
+	}
+	// Two entries of 2.5 MiB: over SoleVoterTruncBytes together, so a
+	// truncation is due once they are applied, and over one Ready's
+	// committed entries, so raft hands them out one at a time.
+	big := strings.Repeat("v", 5<<19)
+	for range 2 {
+		id := n.NextID()
+		n.propc <- proposal{id: id, data: append(binary.BigEndian.AppendUint64(nil, id), big...)}
+	}
+	first := n.lastIndex.Load() + 1
+	n.propose(<-n.propc)
+	// The first Ready applies both with their append; raft commits them
+	// only at the next, but the commit index never trails the applied one.
+	n.handleReady()
+	if st := n.Status(); st.AppliedIndex != first+1 || st.CommitIndex < st.AppliedIndex {
+		t.Fatalf("after the append: applied %d, commit %d; want both %d", st.AppliedIndex, st.CommitIndex, first+1)
+	}
+	readys := 1
+	for n.rn.HasReady() {
+		n.handleReady()
+		readys++
+	}
+	if applied := n.applied.Load(); applied != first+1 {
+		t.Fatalf("applied index %d, want %d", applied, first+1)
+	}
+	if readys < 3 {
+		t.Fatalf("%d Readys: the two entries were handed out together", readys)
+	}
+	if got := readCount(t, db, big); got != 2 {
+		t.Fatalf("count %d, want 2", got)
+	}
+	// Both handed out, both are compacted from memory.
+	if fi, _ := n.storage.FirstIndex(); fi != first+2 {
+		t.Errorf("in-memory log starts at %d, want %d", fi, first+2)
+	}
+}
+
 func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	t.Helper()
 	var m dto.Metric
