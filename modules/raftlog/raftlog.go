@@ -732,14 +732,18 @@ func (n *Node) handleReady() {
 		n.appendAndApply(rd)
 	} else if len(rd.Entries) > 0 || rd.MustSync {
 		b := n.db.NewBatch()
-		n.persist(b, rd, true)
+		n.persist(b, rd, rd.Entries)
 		b.Close()
 	}
 	if !raft.IsEmptyHardState(rd.HardState) {
 		_ = n.storage.SetHardState(rd.HardState)
 		n.term.Store(rd.HardState.Term)
-		n.commit.Store(rd.HardState.Commit)
-		proposalsCommitted.Set(float64(rd.HardState.Commit))
+		// Not below what an append that applied raised it to: this
+		// Ready's HardState may predate the entries it carried.
+		if c := rd.HardState.Commit; c > n.commit.Load() {
+			n.commit.Store(c)
+			proposalsCommitted.Set(float64(c))
+		}
 	}
 	for _, rs := range rd.ReadStates {
 		if n.inflight != nil && len(rs.RequestCtx) == 8 && binary.BigEndian.Uint64(rs.RequestCtx) == n.inflightCtx {
@@ -779,15 +783,11 @@ func (n *Node) handleReady() {
 	}
 }
 
-// persist commits b with rd's HardState and, if writeEntries, its entries,
-// synced when raft asks, and hands the entries to raft's in-memory log. It
-// returns how long the commit took.
-func (n *Node) persist(b *pebble.Batch, rd raft.Ready, writeEntries bool) time.Duration {
+// persist commits b with rd's HardState and the entries ents (rd's, or none
+// when they were applied in b), synced when raft asks, and hands rd's entries
+// to raft's in-memory log. It returns how long the commit took.
+func (n *Node) persist(b *pebble.Batch, rd raft.Ready, ents []raftpb.Entry) time.Duration {
 	last, _ := n.storage.LastIndex()
-	ents := rd.Entries
-	if !writeEntries {
-		ents = nil
-	}
 	var took time.Duration
 	err := appendBatch(b, ents, rd.HardState, last)
 	if err == nil {
@@ -856,8 +856,10 @@ func (n *Node) appendAndApply(rd raft.Ready) {
 	// Applied, the entries are truncated at once: they need not be written
 	// at all. The batch records them as truncated instead (and deletes the
 	// applied entries that the apply loop's path left on disk).
-	writeEntries := n.keepLog
-	if !writeEntries && err == nil {
+	var write []raftpb.Entry
+	if n.keepLog { // tests that count the log's entries
+		write = rd.Entries
+	} else if err == nil {
 		if first := rd.Entries[0].Index; n.truncIndex+1 < first {
 			err = b.DeleteRange(logKey(nil, n.truncIndex+1), logKey(nil, first), nil)
 		}
@@ -870,8 +872,8 @@ func (n *Node) appendAndApply(rd raft.Ready) {
 		n.app.Aborted(b)
 		n.log.Fatal("apply batch failed", zap.Error(err))
 	}
-	backendCommitSec.Observe(n.persist(b, rd, writeEntries).Seconds())
-	if !writeEntries {
+	backendCommitSec.Observe(n.persist(b, rd, write).Seconds())
+	if write == nil {
 		n.truncIndex = r.last
 	}
 	// Durable, the entries are committed (raft learns it at Advance): the

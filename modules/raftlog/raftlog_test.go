@@ -340,13 +340,20 @@ func TestTruncationWaitsForHandedOutEntries(t *testing.T) {
 	if st := n.Status(); st.AppliedIndex != first+1 || st.CommitIndex < st.AppliedIndex {
 		t.Fatalf("after the append: applied %d, commit %d; want both %d", st.AppliedIndex, st.CommitIndex, first+1)
 	}
+	// A third entry goes in the next Ready, whose HardState commits only
+	// the first: applied with its append, the commit index still follows.
+	id := n.NextID()
+	n.propose(proposal{id: id, data: append(binary.BigEndian.AppendUint64(nil, id), "small"...)})
 	readys := 1
 	for n.rn.HasReady() {
 		n.handleReady()
 		readys++
+		if st := n.Status(); st.CommitIndex < st.AppliedIndex {
+			t.Fatalf("after Ready %d: applied %d, commit %d", readys, st.AppliedIndex, st.CommitIndex)
+		}
 	}
-	if applied := n.applied.Load(); applied != first+1 {
-		t.Fatalf("applied index %d, want %d", applied, first+1)
+	if applied := n.applied.Load(); applied != first+2 {
+		t.Fatalf("applied index %d, want %d", applied, first+2)
 	}
 	if readys < 3 {
 		t.Fatalf("%d Readys: the two entries were handed out together", readys)
@@ -354,9 +361,9 @@ func TestTruncationWaitsForHandedOutEntries(t *testing.T) {
 	if got := readCount(t, db, big); got != 2 {
 		t.Fatalf("count %d, want 2", got)
 	}
-	// Both handed out, both are compacted from memory.
-	if fi, _ := n.storage.FirstIndex(); fi != first+2 {
-		t.Errorf("in-memory log starts at %d, want %d", fi, first+2)
+	// All handed out, all are compacted from memory.
+	if fi, _ := n.storage.FirstIndex(); fi != first+3 {
+		t.Errorf("in-memory log starts at %d, want %d", fi, first+3)
 	}
 }
 
