@@ -853,6 +853,7 @@ func testCrashLosesNoAcknowledgedEntry(t *testing.T, withAppend bool) {
 	}()
 	rng := rand.New(rand.NewPCG(7, 11))
 	truncated := false
+	appliedBefore := counterValue(t, appliedWithAppend)
 	for crash := range 40 {
 		// Crash at random points, with truncations in between.
 		want := n.Status().AppliedIndex + 1 + uint64(rng.IntN(SoleVoterTruncEntries))
@@ -871,6 +872,7 @@ func testCrashLosesNoAcknowledgedEntry(t *testing.T, withAppend bool) {
 			try[w] = tried[w].Load()
 		}
 		cn, cdb, _ := newNodeFS(t, clone, "/db", Config{})
+		cn.noApplyWithAppend.Store(true) // the counter below is the crashing node's
 		if err := cn.Start(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -887,7 +889,16 @@ func testCrashLosesNoAcknowledgedEntry(t *testing.T, withAppend bool) {
 		cn.Stop()
 		cdb.Close()
 	}
-	if !truncated {
+	// Each mode must have exercised the path it is for. With append, every
+	// batch records its entries as truncated, so the truncation check says
+	// nothing there: the entries must have been applied with their append.
+	withAppendEntries := counterValue(t, appliedWithAppend) - appliedBefore
+	switch {
+	case withAppend && withAppendEntries == 0:
+		t.Error("no entry was applied with its append")
+	case !withAppend && withAppendEntries != 0:
+		t.Errorf("%v entries applied with their append, want none", withAppendEntries)
+	case !withAppend && !truncated:
 		t.Error("no crash happened after a log truncation")
 	}
 }
