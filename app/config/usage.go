@@ -99,6 +99,11 @@ var helpDefaults = map[string]string{
 	"v2-deprecation":                 DefaultV2Deprecation,
 	"warning-unary-request-duration": DefaultWarningUnaryRequestDuration.String(),
 	"feature-gates":                  "",
+	// Cairn's LeaseCheckpoint gate, which this flag sets, is on by default.
+	"experimental-enable-lease-checkpoint": "true",
+	// 0 is the default: 10 minutes, as etcd shows it.
+	"watch-progress-notify-interval":              "10m",
+	"experimental-watch-progress-notify-interval": "10m",
 }
 
 // soleVoterLogNote says how a single-member cluster truncates its raft log.
@@ -107,9 +112,12 @@ var soleVoterLogNote = fmt.Sprintf("Cairn: a single-member cluster truncates its
 
 // cairnNotes are what Cairn does differently with a flag it acts on.
 var cairnNotes = map[string]string{
-	"snapshot-count":                        soleVoterLogNote,
-	"snapshot-catchup-entries":              soleVoterLogNote,
-	"experimental-snapshot-catchup-entries": soleVoterLogNote,
+	"feature-gates":                                "Cairn acts on LeaseCheckpoint (on by default in Cairn) and LeaseCheckpointPersist (Cairn always persists remaining TTLs, as etcd 3.6 does); it accepts the others and reports them at start as not implemented.",
+	"experimental-enable-lease-checkpoint":         "Cairn: on by default; =false turns checkpointing off.",
+	"experimental-enable-lease-checkpoint-persist": "Cairn always persists remaining TTLs.",
+	"snapshot-count":                               soleVoterLogNote,
+	"snapshot-catchup-entries":                     soleVoterLogNote,
+	"experimental-snapshot-catchup-entries":        soleVoterLogNote,
 }
 
 // Usage returns the help text: UsageLine followed by FlagsUsage.
@@ -137,7 +145,7 @@ func FlagsUsage() string {
 			if name == "feature-gates" {
 				b.WriteString("    Options are:\n      " + strings.Join(knownFeatures(), "\n      ") + "\n")
 			}
-			if acceptedOnly[name] {
+			if acceptedOnly[name] && name != "feature-gates" { // its note says which gates Cairn acts on
 				b.WriteString("    (Accepted for compatibility with etcd; Cairn does not act on it yet.)\n")
 			}
 			if note, ok := cairnNotes[name]; ok {

@@ -145,9 +145,8 @@ func (c *ecfg) validate(n *notes) error {
 	}
 
 	fg := c.ServerFeatureGate
-	if !fg.isEnabled(FeatureLeaseCheckpointPersist) && fg.isEnabled(FeatureLeaseCheckpoint) {
-		n.warn("Detected that checkpointing is enabled without persistence. Consider enabling feature gate LeaseCheckpointPersist")
-	}
+	// etcd warns here when LeaseCheckpoint is on without LeaseCheckpointPersist;
+	// Cairn always persists remaining TTLs, so there is nothing to warn about.
 	if fg.isEnabled(FeatureLeaseCheckpointPersist) && !fg.isEnabled(FeatureLeaseCheckpoint) {
 		return errors.New("enabling feature gate LeaseCheckpointPersist requires enabling feature gate LeaseCheckpoint")
 	}
