@@ -586,6 +586,23 @@ func TestUsage(t *testing.T) {
 	}
 }
 
+// TestUsageFeatureGates: --feature-gates is accepted-only except for the
+// gates Cairn acts on, and its help says so instead of "does not act on it".
+func TestUsageFeatureGates(t *testing.T) {
+	u := Usage()
+	i := strings.Index(u, "\n  --feature-gates ")
+	if i < 0 {
+		t.Fatal("usage lacks --feature-gates")
+	}
+	block := u[i+1:]
+	if j := strings.Index(block[1:], "\n  --"); j >= 0 {
+		block = block[:j+1]
+	}
+	if strings.Contains(block, "does not act on it") || !strings.Contains(block, "Cairn acts on LeaseCheckpoint") {
+		t.Errorf("--feature-gates help:\n%s", block)
+	}
+}
+
 func TestInitialClusterMap(t *testing.T) {
 	c := &Config{InitialCluster: "b=http://10.0.0.2:2380,a=http://10.0.0.1:2380,a=http://10.0.0.1:2381,"}
 	m, err := c.InitialClusterMap()

@@ -145,11 +145,12 @@ func FlagsUsage() string {
 			if name == "feature-gates" {
 				b.WriteString("    Options are:\n      " + strings.Join(knownFeatures(), "\n      ") + "\n")
 			}
-			if acceptedOnly[name] && name != "feature-gates" { // its note says which gates Cairn acts on
-				b.WriteString("    (Accepted for compatibility with etcd; Cairn does not act on it yet.)\n")
-			}
+			// A Cairn note on an accepted-only flag (feature-gates) says
+			// which part of it Cairn acts on.
 			if note, ok := cairnNotes[name]; ok {
 				b.WriteString("    (" + note + ")\n")
+			} else if acceptedOnly[name] {
+				b.WriteString("    (Accepted for compatibility with etcd; Cairn does not act on it yet.)\n")
 			}
 		}
 	}

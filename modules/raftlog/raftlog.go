@@ -759,20 +759,20 @@ func (n *Node) handleReady() {
 	truncCheck := false
 	if ents := rd.CommittedEntries; len(ents) > 0 {
 		n.handedOut = ents[len(ents)-1].Index
-		truncCheck = n.handedOut <= n.applied.Load()
-	}
-	if len(rd.CommittedEntries) > 0 && !truncCheck {
-		job := applyJob{ents: rd.CommittedEntries}
-		for i := range rd.CommittedEntries {
-			e := &rd.CommittedEntries[i]
-			if e.Type == raftpb.EntryConfChange || e.Type == raftpb.EntryConfChangeV2 {
-				job.confState = n.applyConfChange(e)
+		if n.handedOut <= n.applied.Load() {
+			truncCheck = true
+		} else {
+			job := applyJob{ents: ents}
+			for i := range ents {
+				if e := &ents[i]; e.Type == raftpb.EntryConfChange || e.Type == raftpb.EntryConfChangeV2 {
+					job.confState = n.applyConfChange(e)
+				}
 			}
+			// Never dropped, even when stopping: the apply loop drains
+			// applyc until the raft loop closes it, and an entry handed
+			// over here is one raft will not hand over again.
+			n.applyc <- job
 		}
-		// Never dropped, even when stopping: the apply loop drains applyc
-		// until the raft loop closes it, and an entry handed over here is
-		// one raft will not hand over again.
-		n.applyc <- job
 	}
 	n.rn.Advance(rd)
 	if n.inflight == nil {
